@@ -1,0 +1,5 @@
+import sys
+
+from fuserec.cli.main import main
+
+sys.exit(main())

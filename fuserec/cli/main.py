@@ -1,0 +1,80 @@
+"""Entry point of the ``fuserec`` command.
+
+Sub-commands are modules of :mod:`fuserec.cli` listed in :data:`COMMAND_MODULES`; each has a
+``register(subparsers)`` function that adds its parser and sets ``func(args) -> int``.
+Errors the user can fix (:class:`fuserec.errors.FuserecError`) are printed as one line, exit 2;
+anything else is reported as an internal error, exit 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from fuserec import __version__
+from fuserec.errors import FuserecError
+
+#: sub-command modules, in the order ``fuserec --help`` lists them
+COMMAND_MODULES = [
+    "fuserec.cli.data_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fuserec",
+        description="Recommenders that fuse language-model knowledge (profiles, intents, text "
+                    "embeddings) with interaction data. Datasets are named by SOURCE: 'synthetic', "
+                    "'synthetic:SEED', FORMAT:PATH (irllrec, atomic, movielens, uci-restaurant, "
+                    "google-local, csv, parquet, fuserec), a dataset YAML file, or a converted folder.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fuserec {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks instead of one-line error messages")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="number of torch intra-op threads (default: torch's own choice)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    if args.threads is not None:
+        if args.threads < 1:
+            print("error: --threads must be at least 1", file=sys.stderr)
+            return 2
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        return int(args.func(args) or 0)
+    except FuserecError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
