@@ -1,22 +1,8 @@
-"""Shared test helpers.
-
-Real datasets are read from ``$FUSEREC_DATA`` (default ``../shared/data`` beside the checkout);
-tests that need one skip, saying which path is missing, where it is absent.
-"""
+"""Shared fixtures. Real-data helpers live in ``helpers.py`` (``from helpers import real_data``)."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
-import pytest
-
-DATA_DIR = Path(os.environ.get("FUSEREC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-
-
-def real_data(*parts: str) -> Path:
-    """Path of a real dataset under ``$FUSEREC_DATA``; skips the test if it is absent."""
-    path = DATA_DIR.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real dataset not found at {path} (set FUSEREC_DATA to the shared data folder)")
-    return path
+sys.path.insert(0, str(Path(__file__).parent))

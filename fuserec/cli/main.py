@@ -18,6 +18,7 @@ from fuserec.errors import FuserecError
 
 #: sub-command modules, in the order ``fuserec --help`` lists them
 COMMAND_MODULES = [
+    "fuserec.cli.demo_cmd",
     "fuserec.cli.data_cmd",
 ]
 

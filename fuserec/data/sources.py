@@ -130,11 +130,11 @@ def load_dataset(source: str | DatasetConfig | dict, *, split: bool = True) -> D
     """Load a dataset by SOURCE, apply filters and (if ``split``) the split; record the load time."""
     cfg = parse_source(source)
     start = time.perf_counter()
-    module = loader_module(cfg.format)
-    options = _loader_options(module, cfg)
     path = Path(cfg.path) if cfg.path else None
     if path is not None and not path.exists():
         raise DataError("no such file or folder", path)
+    module = loader_module(cfg.format)
+    options = _loader_options(module, cfg)
     dataset = module.load(path, options)
     if cfg.name:
         dataset = dataset.replace(name=cfg.name)

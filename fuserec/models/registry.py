@@ -1,0 +1,113 @@
+"""The model registry: short names → model classes, filled by the ``@register_model`` decorator.
+
+A model is an ``nn.Module`` built as ``Cls(dataset, cfg)`` where ``cfg`` is an instance of the
+class's own config dataclass ``Cls.Config`` (built from the YAML ``model:`` section with
+:func:`fuserec.config.from_dict`). Contract (see DESIGN.md):
+
+* ``task``: class attribute, ``"ranking"`` (BPR batches, full-ranking evaluation) or
+  ``"pointwise"`` (labelled examples, classification metrics);
+* ``trainable``: class attribute, False for models fitted in their constructor (no epochs);
+* ``loss(batch) -> dict[str, Tensor]``: the total under ``"loss"``, every other term logged;
+* ``score(users, items=None) -> Tensor``: ``(B, n_items)`` for all items, ``(B,)`` for pairs;
+* ``embeddings() -> dict[str, Tensor]``: ``"user"`` ``(n_users, d)`` and/or ``"item"`` ``(n_items, d)``;
+* optional hooks ``on_epoch_start(epoch)``, ``on_step_end(step)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from fuserec.errors import ConfigError
+
+T = TypeVar("T", bound=type)
+
+TASKS = ("ranking", "pointwise")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered model: its short name, one-line description and class."""
+
+    name: str
+    description: str
+    cls: type
+
+
+class ModelRegistry:
+    """Name → :class:`ModelInfo`; one instance per process, filled at import of the model modules."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, ModelInfo] = {}
+
+    def register(self, name: str, description: str) -> Callable[[T], T]:
+        def decorator(cls: T) -> T:
+            _check_model_class(name, cls)
+            if name in self._models and self._models[name].cls is not cls:
+                raise ValueError(f"model name {name!r} is already registered by "
+                                 f"{self._models[name].cls.__module__}.{self._models[name].cls.__name__}")
+            self._models[name] = ModelInfo(name, description, cls)
+            cls.registered_name = name
+            return cls
+
+        return decorator
+
+    def get(self, name: str) -> ModelInfo:
+        try:
+            return self._models[name]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self._models), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"unknown model {name!r}{hint}; available: {', '.join(sorted(self._models))}",
+                              "model.name") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def infos(self) -> list[ModelInfo]:
+        return [self._models[n] for n in self.names()]
+
+
+def _check_model_class(name: str, cls: type) -> None:
+    task = getattr(cls, "task", None)
+    if task not in TASKS:
+        raise TypeError(f"model {name!r}: class attribute task must be one of {TASKS}, got {task!r}")
+    config = getattr(cls, "Config", None)
+    if config is None or not dataclasses.is_dataclass(config):
+        raise TypeError(f"model {name!r}: needs a dataclass class attribute Config")
+    for method in ("loss", "score", "embeddings"):
+        if not callable(getattr(cls, method, None)):
+            raise TypeError(f"model {name!r}: missing method {method}()")
+
+
+#: The process-wide registry (populated by importing :mod:`fuserec.models`).
+REGISTRY = ModelRegistry()
+
+
+def register_model(name: str, description: str) -> Callable[[T], T]:
+    """Class decorator: register a model class under ``name`` with a one-line ``description``."""
+    return REGISTRY.register(name, description)
+
+
+def get_model(name: str) -> type:
+    """The model class registered as ``name`` (:class:`ConfigError` listing the names if unknown)."""
+    _load_builtin_models()
+    return REGISTRY.get(name).cls
+
+
+def model_info(name: str) -> ModelInfo:
+    _load_builtin_models()
+    return REGISTRY.get(name)
+
+
+def list_models() -> list[ModelInfo]:
+    """Every registered model, sorted by name."""
+    _load_builtin_models()
+    return REGISTRY.infos()
+
+
+def _load_builtin_models() -> None:
+    import fuserec.models  # noqa: F401  (importing the package registers the built-in models)
