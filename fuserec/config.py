@@ -38,6 +38,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
         if value is None and type(None) in args:
             return None
+        if len([a for a in args if a is not type(None)]) == 1:  # Optional[X]: keep X's own message
+            return _coerce(value, next(a for a in args if a is not type(None)), key)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -84,6 +86,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"expected an integer, got {value!r}", key)
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"expected a number, got {value!r}", key)
         return float(value)

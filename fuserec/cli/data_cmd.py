@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 
 
@@ -34,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _info(args: argparse.Namespace) -> int:
     from fuserec.data.info import format_summary, summarize
     from fuserec.data.sources import load_dataset
+
+    # The summary lists the loader's warnings itself; do not print them twice through logging.
+    logging.getLogger("fuserec.data").setLevel(logging.ERROR)
 
     dataset = load_dataset(args.source, split=not args.no_split)
     summary = summarize(dataset)

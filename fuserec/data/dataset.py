@@ -236,48 +236,42 @@ def build_dataset(
             row = int(np.flatnonzero(missing)[0]) + row_offset
             raise DataError(f"missing {col} id", source, field=col, row=row)
 
-    frame = pd.DataFrame({
-        "user": interactions["user"].astype(str).to_numpy(),
-        "item": interactions["item"].astype(str).to_numpy(),
-    })
-    frame["rating"] = _numeric_column(interactions, "rating", source, row_offset, np.float32)
-    frame["timestamp"] = _numeric_column(interactions, "timestamp", source, row_offset, np.float64)
-    frame["split"] = _split_column(interactions, source, row_offset)
-    if "review" in interactions.columns:
-        frame["review"] = interactions["review"].fillna("").astype(str).to_numpy()
+    raw_users = _as_str_ids(interactions["user"])
+    raw_items = _as_str_ids(interactions["item"])
+    ratings = _numeric_column(interactions, "rating", source, row_offset, np.float32)
+    timestamps = _numeric_column(interactions, "timestamp", source, row_offset, np.float64)
+    splits = _split_column(interactions, source, row_offset)
 
-    # Collapse duplicates: keep the latest by timestamp (stable), count them.
-    if frame["timestamp"].notna().any():
-        frame = frame.iloc[np.argsort(frame["timestamp"].fillna(-np.inf).to_numpy(), kind="stable")]
-    dup = frame.duplicated(subset=["user", "item"], keep="last").to_numpy()
-    n_dup = int(dup.sum())
+    user_ids = _universe(raw_users, user_universe)
+    item_ids = _universe(raw_items, item_universe)
+    users = pd.Index(user_ids, dtype=object).get_indexer(raw_users)
+    items = pd.Index(item_ids, dtype=object).get_indexer(raw_items)
+    for col, codes, raw in (("user", users, raw_users), ("item", items, raw_items)):
+        bad = codes < 0
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{col} id {raw[first]!r} is not in the declared {col} list",
+                            source, field=col, row=first + row_offset)
+
+    # Collapse duplicate (user, item) rows: keep the latest by timestamp (stable), count them.
+    order = np.argsort(np.nan_to_num(timestamps, nan=-np.inf), kind="stable")
+    keys = users[order].astype(np.int64) * max(len(item_ids), 1) + items[order]
+    _, last_from_end = np.unique(keys[::-1], return_index=True)
+    keep = np.sort(order[len(order) - 1 - last_from_end])
+    n_dup = len(order) - len(keep)
     if n_dup:
         msg = f"{source}: collapsed {n_dup} duplicate (user, item) rows, keeping the latest"
         warnings_.append(msg)
         log.warning(msg)
-        frame = frame[~dup]
-
-    user_ids = _universe(frame["user"], user_universe)
-    item_ids = _universe(frame["item"], item_universe)
-    user_pos = pd.Index(user_ids)
-    item_pos = pd.Index(item_ids)
-    users = user_pos.get_indexer(frame["user"].to_numpy())
-    items = item_pos.get_indexer(frame["item"].to_numpy())
-    for col, codes in (("user", users), ("item", items)):
-        bad = codes < 0
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{col} id {frame[col].iloc[first]!r} is not in the declared {col} list",
-                            source, field=col, row=int(frame.index[first]) + row_offset)
     out = pd.DataFrame({
-        "user": users.astype(np.int64),
-        "item": items.astype(np.int64),
-        "rating": frame["rating"].to_numpy(),
-        "timestamp": frame["timestamp"].to_numpy(),
-        "split": frame["split"].to_numpy(),
+        "user": users[keep].astype(np.int64),
+        "item": items[keep].astype(np.int64),
+        "rating": ratings[keep],
+        "timestamp": timestamps[keep],
+        "split": splits[keep],
     })
-    if "review" in frame.columns:
-        out["review"] = frame["review"].to_numpy()
+    if "review" in interactions.columns:
+        out["review"] = interactions["review"].fillna("").astype(str).to_numpy(dtype=object)[keep]
     out = out.sort_values(["user", "item"], kind="stable").reset_index(drop=True)
 
     ufeat = _align_side(user_features, user_ids, "user", side_sources.get("user", source), warnings_)
@@ -305,7 +299,8 @@ def _numeric_column(frame: pd.DataFrame, col: str, source: str, row_offset: int,
         return np.full(len(frame), np.nan, dtype=dtype)
     raw = frame[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
+    with np.errstate(over="ignore"):  # values beyond the target dtype's range (e.g. 1e308 as float32)
+        bad = ~np.isfinite(values) | ~np.isfinite(values.astype(dtype))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{col} must be a finite number, got {raw.iloc[i]!r} "
@@ -330,17 +325,25 @@ def _split_column(frame: pd.DataFrame, source: str, row_offset: int) -> np.ndarr
     return codes.astype(np.int8)
 
 
-def _universe(seen: pd.Series, declared: Sequence[Any] | None) -> list[str]:
+def _universe(seen: np.ndarray, declared: Sequence[Any] | None) -> list[str]:
     if declared is not None:
         return [str(x) for x in declared]
-    uniq = pd.unique(seen.to_numpy())
+    uniq = pd.unique(seen)
     # Numeric-looking ids sort numerically ("2" before "10"); others lexicographically.
     try:
-        keys = np.asarray([float(x) for x in uniq])
-        order = np.lexsort((np.asarray(uniq, dtype=str), keys))
+        keys = uniq.astype(np.float64)
+        order = np.lexsort((uniq.astype(str), keys))
     except ValueError:
-        order = np.argsort(np.asarray(uniq, dtype=str), kind="stable")
-    return [str(uniq[i]) for i in order]
+        order = np.argsort(uniq.astype(str), kind="stable")
+    return uniq[order].tolist()
+
+
+def _as_str_ids(column: pd.Series) -> np.ndarray:
+    """Raw ids as an object array of ``str`` (integers without a trailing ``.0``)."""
+    values = column.to_numpy()
+    if values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0):
+        values = values.astype(np.int64)
+    return values.astype(str).astype(object)
 
 
 def _align_side(table: pd.DataFrame | None, ids: list[str], side: str, source: str,
@@ -349,20 +352,20 @@ def _align_side(table: pd.DataFrame | None, ids: list[str], side: str, source: s
     if table is None or len(table.columns) == 0:
         return pd.DataFrame(index=pd.RangeIndex(len(ids)))
     table = table.copy()
-    table.index = table.index.astype(str)
+    table.index = pd.Index(_as_str_ids(table.index.to_series()), dtype=object)
     if table.index.has_duplicates:
         dups = int(table.index.duplicated(keep="first").sum())
         msg = f"{source}: {dups} duplicate {side} rows in the side table, keeping the first"
         warnings_.append(msg)
         log.warning(msg)
         table = table[~table.index.duplicated(keep="first")]
-    known = table.index.isin(ids)
+    known = pd.Index(ids, dtype=object).get_indexer(table.index) >= 0
     if not known.all():
         msg = (f"{source}: {int((~known).sum())} {side} rows name ids with no interaction "
                f"(e.g. {table.index[~known][0]!r}); they were left out")
         warnings_.append(msg)
         log.warning(msg)
-    out = table.reindex(pd.Index(ids))
+    out = table.reindex(pd.Index(ids, dtype=object))
     out.index = pd.RangeIndex(len(ids))
     return out
 
@@ -371,8 +374,8 @@ def _align_text(text: pd.Series | dict | None, ids: list[str]) -> pd.Series | No
     if text is None:
         return None
     series = pd.Series(text) if isinstance(text, dict) else text.copy()
-    series.index = series.index.astype(str)
+    series.index = pd.Index(_as_str_ids(series.index.to_series()), dtype=object)
     series = series[~series.index.duplicated(keep="first")]
-    out = series.reindex(pd.Index(ids)).fillna("").astype(str)
+    out = series.reindex(pd.Index(ids, dtype=object)).fillna("").astype(str)
     out.index = pd.RangeIndex(len(ids))
     return out

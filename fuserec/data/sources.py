@@ -131,7 +131,7 @@ def load_dataset(source: str | DatasetConfig | dict, *, split: bool = True) -> D
     cfg = parse_source(source)
     start = time.perf_counter()
     path = Path(cfg.path) if cfg.path else None
-    if path is not None and not path.exists():
+    if path is not None and not path.exists() and not path.with_name(path.name + ".inter").is_file():
         raise DataError("no such file or folder", path)
     module = loader_module(cfg.format)
     options = _loader_options(module, cfg)

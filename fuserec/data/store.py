@@ -37,6 +37,7 @@ def save(dataset: Dataset, out_dir: str | os.PathLike) -> Path:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a dataset folder is for everyone to read
     try:
         dataset.interactions.to_parquet(tmp / "interactions.parquet", index=False)
         for side, table, text, ids in (("users", dataset.user_features, dataset.user_text, dataset.user_ids),

@@ -39,6 +39,18 @@ def label_threshold_for(ratings: np.ndarray | pd.Series) -> float | None:
     return _THRESHOLDS.get(float(np.ceil(values.max())))
 
 
+def folder_listing(path: Path, limit: int = 8) -> str:
+    """``"a.csv, b.csv, ... (+3 more)"``: what a folder holds, for error messages."""
+    try:
+        names = sorted(p.name for p in Path(path).iterdir())
+    except OSError:
+        return "nothing readable"
+    if not names:
+        return "nothing"
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -67,7 +79,7 @@ def decode_text(raw: bytes, path: Path, encoding: str) -> str:
 def read_table(path: Path, *, sep: str, encoding: str = "utf-8", header: bool = True,
                names: Sequence[str] | None = None, na_values: Iterable[str] = ("",),
                quoting: int = csv.QUOTE_MINIMAL) -> pd.DataFrame:
-    """Read a delimited text file as strings (missing = NaN), wrapping every parser error.
+    """Read a delimited text file as ``object`` columns of str (missing = NaN), wrapping parser errors.
 
     The frame's index is the 1-based line number of each row in the file (blank lines are
     skipped but keep the numbering right), so errors can name the line.
@@ -83,7 +95,7 @@ def read_table(path: Path, *, sep: str, encoding: str = "utf-8", header: bool = 
         raise ValueError("pass names only for files without a header")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, names=names,
-                            dtype=str, keep_default_na=False, na_values=list(na_values),
+                            dtype=object, keep_default_na=False, na_values=list(na_values),
                             skip_blank_lines=False, quoting=quoting, engine="c",
                             index_col=False)
     except pd.errors.EmptyDataError:
@@ -119,7 +131,7 @@ def require_columns(frame: pd.DataFrame, required: Iterable[str], path: Path) ->
 def require_ids(frame: pd.DataFrame, columns: Iterable[str], path: Path) -> None:
     """Every row must have each id column filled; the error names the line."""
     for col in columns:
-        missing = frame[col].isna().to_numpy() | (frame[col].astype(str).str.strip() == "").to_numpy()
+        missing = frame[col].isna().to_numpy()
         if missing.any():
             line = int(frame.index[np.flatnonzero(missing)[0]])
             raise DataError(f"missing {col} ({int(missing.sum())} such rows)", path, field=col, row=line)
@@ -129,8 +141,12 @@ def numeric(frame: pd.DataFrame, col: str, path: Path, *, required: bool = True,
             dtype=np.float64) -> np.ndarray:
     """Column ``col`` as numbers. ``required``: every value must be finite (else: NaN allowed)."""
     raw = frame[col]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
+    try:  # fast path: numpy parses the strings itself; anything odd takes the slow path
+        values = raw.to_numpy(dtype=object).astype(np.float64)
+    except (ValueError, TypeError):
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore"):        # finite as float64 but not in ``dtype`` (1e300 as float32)
+        bad = ~np.isfinite(values) | ~np.isfinite(values.astype(dtype))
     if not required:
         bad &= raw.notna().to_numpy()
     if bad.any():
@@ -148,15 +164,19 @@ def split_tokens(series: pd.Series, sep: str | None = None) -> pd.Series:
 def group_tokens(frame: pd.DataFrame, key: str, value: str) -> pd.Series:
     """Multi-valued field from a long table (one row per key/value): key -> sorted distinct values."""
     rows = frame[[key, value]].dropna()
-    rows = rows[rows[value].str.strip() != ""]
-    return rows.groupby(key, sort=False)[value].agg(lambda v: sorted(set(v.str.strip())))
+    keys = rows[key].astype(str).to_numpy(dtype=object)
+    values = rows[value].astype(str).str.strip().to_numpy(dtype=object)
+    groups: dict[str, set[str]] = {}
+    for k, v in zip(keys, values):          # one pass over a side table (not interactions)
+        if v:
+            groups.setdefault(k, set()).add(v)
+    return pd.Series({k: sorted(v) for k, v in groups.items()}, dtype=object)
 
 
 def note_unknown_ids(table_ids: Iterable[str], known: set[str], path: Path, side: str,
                      warnings_: list[str]) -> None:
     """Warn (and record) how many rows of a side file name ids with no interaction."""
-    ids = pd.Index([str(x) for x in table_ids]).unique()
-    unknown = [x for x in ids if x not in known]
+    unknown = list(dict.fromkeys(x for x in map(str, table_ids) if x not in known))
     if unknown:
         msg = (f"{path}: {len(unknown)} {side} ids have no interaction (e.g. {unknown[0]!r}); "
                "their rows were left out")
@@ -166,7 +186,9 @@ def note_unknown_ids(table_ids: Iterable[str], known: set[str], path: Path, side
 
 def keep_known(table: pd.DataFrame | pd.Series, known: set[str]):
     """Rows of a raw-id-indexed side table whose id is in ``known``."""
-    return table[table.index.astype(str).isin(known)]
+    ids = table.index.to_numpy(dtype=object)
+    mask = np.fromiter((str(x) in known for x in ids), dtype=bool, count=len(ids))
+    return table[mask]
 
 
 def text_join(parts: Iterable[str]) -> str:
