@@ -1,0 +1,2 @@
+"""Graph tools: adjacency normalisation (adjacency.py), SWING similarity (swing.py) and
+neighbour sampling from SWING lists (sampling.py)."""
