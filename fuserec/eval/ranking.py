@@ -27,7 +27,10 @@ Rules worth knowing:
 
 Memory is bounded: users are scored in batches of ``batch_size`` (by default as many as fit
 ``DEFAULT_SCORE_BYTES`` of float32 scores), and only the ``(B, max K)`` top lists are kept
-besides per-user metric arrays.
+besides per-user metric arrays. Work per batch is vectorised: one ``index_put_`` masks the
+batch's CSR entries, one ``topk``, one ``searchsorted`` of ``row * n_items + item`` keys against
+the sorted target keys gives the ``(B, max K)`` hit matrix, and cumulative sums give every
+metric at every K.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ import torch
 
 from fuserec.errors import ConfigError, DataError
 
-#: default memory budget of one batch's (B, n_items) float32 score matrix
-DEFAULT_SCORE_BYTES = 64 * 2**20
+#: default memory budget of one batch's (B, n_items) float32 score matrix. Small on purpose: on CPU
+#: a batch whose scores stay in cache is faster to mask and rank than a large one (measured in
+#: benchmarks/bench_eval.py); pass a larger ``batch_size`` on a GPU.
+DEFAULT_SCORE_BYTES = 8 * 2**20
 
 METRICS = ("recall", "precision", "hit", "ndcg", "mrr")
 
@@ -206,7 +211,7 @@ def evaluate_ranking_per_user(score_fn: ScoreFn, train: sp.spmatrix, target: sp.
             lo_t, hi_t = target_sub.indptr[start], target_sub.indptr[stop]
             keys_b = target_keys_t[lo_t:hi_t]
             pos = torch.searchsorted(keys_b, keys).clamp_(max=len(keys_b) - 1)  # every user has >= 1 key
-            hits = (keys_b[pos] == keys) & torch.isfinite(top_vals)
+            hits = (keys_b[pos] == keys) & (top_vals > float("-inf"))
             if k < k_max:  # fewer items than the largest cut-off: pad with misses
                 hits = torch.nn.functional.pad(hits, (0, k_max - k), value=False)
             _batch_metrics(hits.to(torch.float64), n_target_t[start:stop], ks, k_idx, k_vals,
