@@ -20,6 +20,7 @@ from fuserec.errors import FuserecError
 COMMAND_MODULES = [
     "fuserec.cli.demo_cmd",
     "fuserec.cli.data_cmd",
+    "fuserec.cli.text_cmd",
     "fuserec.cli.swing_cmd",
 ]
 

@@ -70,8 +70,10 @@ def _from_json(kind: str, side: str, text: str, names: tuple[str, ...]) -> dict[
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
     body = fenced.group(1) if fenced else text
     start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end <= start:
+    if start < 0:
         raise ParseError("no JSON object")
+    if end <= start:
+        raise ParseError("invalid JSON (object never closed)")
     try:
         obj = json.loads(body[start:end + 1])
     except json.JSONDecodeError as exc:
