@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYO
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -36,15 +35,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
+from _machine import cpu_model, max_rss_mib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "irllrec"
 TOPK = 50
-
-
-def _maxrss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _load_matrix(folder: Path) -> tuple[sp.csr_matrix, float]:
@@ -75,7 +71,7 @@ def worker(impl: str, folder: Path, side: str, repeats: int, out: Path) -> dict:
 
     torch.set_num_threads(1)
     mat, load_s = _load_matrix(folder)
-    rss_loaded = _maxrss_mib()
+    rss_loaded = max_rss_mib()
     info: dict = {"impl": impl, "dataset": folder.name, "side": side, "load_seconds": load_s,
                   "n_users": mat.shape[0], "n_items": mat.shape[1], "train_interactions": int(mat.nnz)}
     times: list[float] = []
@@ -87,7 +83,7 @@ def worker(impl: str, folder: Path, side: str, repeats: int, out: Path) -> dict:
             start = time.perf_counter()
             result = swing(mat, side=side, topk=TOPK)
             times.append(time.perf_counter() - start)
-        info["rss_peak_mib"] = _maxrss_mib()
+        info["rss_peak_mib"] = max_rss_mib()
         info["coverage"] = result.coverage()
         info["neighbours_kept"] = int(len(result.indices))
         full = swing(mat, side=side, topk=0)  # untimed, for the score comparison
@@ -105,7 +101,7 @@ def worker(impl: str, folder: Path, side: str, repeats: int, out: Path) -> dict:
             setup, compute, model = timed_compute(recfarm, data, alpha=1.0, threads=1)
             setups.append(setup)
             times.append(compute)
-        info["rss_peak_mib"] = _maxrss_mib()
+        info["rss_peak_mib"] = max_rss_mib()
         info["setup_seconds_median"] = statistics.median(setups)
         info["recfarm_version"] = recfarm.__version__
         full = read_scores(recfarm, model, data.shape[1])
@@ -185,7 +181,7 @@ def main() -> int:
         have_recfarm = False
         print("recfarm is not installed (pip install recfarm): benchmarking fuserec alone")
     machine = {"platform": platform.platform(), "python": platform.python_version(),
-               "processor": _cpu_model(), "cpus": os.cpu_count(), "threads": 1,
+               "processor": cpu_model(), "cpus": os.cpu_count(), "threads": 1,
                "numpy": np.__version__, "scipy": scipy.__version__,
                "loadavg_start": os.getloadavg(), "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     rows = []
@@ -228,16 +224,6 @@ def main() -> int:
     atomic_write_text(RESULTS / "swing.md", _markdown(report))
     print(f"wrote {RESULTS / 'swing.json'} and {RESULTS / 'swing.md'}")
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _markdown(report: dict) -> str:

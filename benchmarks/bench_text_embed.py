@@ -18,7 +18,6 @@ One torch thread; ``os.getloadavg()`` recorded (other jobs share this machine).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource

@@ -22,6 +22,13 @@ COMMAND_MODULES = [
     "fuserec.cli.data_cmd",
     "fuserec.cli.text_cmd",
     "fuserec.cli.swing_cmd",
+    "fuserec.cli.train_cmd",
+    "fuserec.cli.evaluate_cmd",
+    "fuserec.cli.recommend_cmd",
+    "fuserec.cli.export_cmd",
+    "fuserec.cli.models_cmd",
+    "fuserec.cli.ablate_cmd",
+    "fuserec.cli.report_cmd",
 ]
 
 
@@ -49,8 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    handler = _console_handler(logging.WARNING if args.quiet else logging.INFO)
     try:
         return int(args.func(args) or 0)
     except FuserecError as exc:
@@ -77,6 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+def _console_handler(level: int) -> logging.Handler:
+    """One stderr handler at ``level`` on the root logger; the ``fuserec`` logger passes records on.
+
+    The handler (not only the logger) carries the level, so that a run directory's log file
+    handler may lower the ``fuserec`` logger to INFO without the console showing INFO under -q.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.WARNING, level))
+    return handler
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,11 @@ from fuserec.models.registry import ModelInfo, get_model, list_models, model_inf
 BUILTIN_MODEL_MODULES = (
     "fuserec.models.pop",
     "fuserec.models.mf",
+    "fuserec.models.lightgcn",
+    "fuserec.models.simgcl",
+    "fuserec.models.rlmrec_con",
+    "fuserec.models.irllrec",
+    "fuserec.models.dlrm.variants",
 )
 
 for _module in BUILTIN_MODEL_MODULES:

@@ -38,7 +38,7 @@ class Pop(nn.Module):
     def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, n_items)`` counts for each user of ``users`` (B,), or ``(B,)`` for paired ``items``."""
         if items is None:
-            return self.counts.unsqueeze(0).expand(users.shape[0], -1)
+            return self.counts.unsqueeze(0).repeat(users.shape[0], 1)  # a fresh tensor (callers mask it)
         return self.counts[items]
 
     def embeddings(self) -> dict[str, torch.Tensor]:

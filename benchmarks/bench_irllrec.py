@@ -1,0 +1,231 @@
+"""Seconds per epoch and peak memory of LightGCN, RLMRec-Con and IRLLRec on the Amazon-book split.
+
+One BPR triple per training edge (120,464 triples), batch 4096 (30 batches), Adam lr 1e-3,
+torch.set_num_threads(1) (override with --threads). Text inputs are seeded random vectors of the
+reference dimensions (1536-d profiles, 3072-d intents) or of the sentence encoder's (384-d).
+Every case runs in its own subprocess, so its peak resident memory (ru_maxrss) is its own.
+IRLLRec in ``full`` mode (the reference computation) is timed on a few batches and extrapolated
+to an epoch. The machine may be shared: the load average is recorded before and after each case;
+timings under load are upper bounds. The process CPU time (``time.process_time``) is recorded
+beside the wall time: with one thread it is close to what the case takes on an idle machine.
+
+    python benchmarks/bench_irllrec.py                 # all cases → benchmarks/results/irllrec.{json,md}
+    python benchmarks/bench_irllrec.py --cases lightgcn --epochs 5
+    python benchmarks/bench_irllrec.py --profile irllrec_ref   # torch.profiler table of a few batches
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+SOURCE = "irllrec:/work/shared/data/irllrec/amazon"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: case → (model, config overrides, how many epochs / batches to time)
+CASES: dict[str, dict] = {
+    "lightgcn": {"model": "lightgcn", "cfg": {}, "epochs": 3},
+    "irllrec_384": {"model": "irllrec", "cfg": {"profile_source": "random:384", "intent_source": "random:384"},
+                    "epochs": 2},
+    "irllrec_simgcl_384": {"model": "irllrec", "cfg": {"profile_source": "random:384", "intent_source": "random:384",
+                                                      "backbone": "simgcl"}, "epochs": 1},
+    "rlmrec_con_ref": {"model": "rlmrec_con", "cfg": {"profile_source": "random:1536"}, "epochs": 1},
+    "irllrec_ref": {"model": "irllrec", "cfg": {"profile_source": "random:1536", "intent_source": "random:3072"},
+                    "epochs": 1},
+    "irllrec_full_ref": {"model": "irllrec", "cfg": {"profile_source": "random:1536", "intent_source": "random:3072",
+                                                    "text_mode": "full"}, "batches": 2},
+}
+REFERENCE = {"lightgcn": "3-5 s/epoch", "rlmrec_con_ref": "97 s/epoch, 1.5 GB",
+             "irllrec_ref": "1,044 s/epoch, 6.1 GB", "irllrec_full_ref": "1,044 s/epoch, 6.1 GB"}
+TARGET = {"lightgcn": "< 1.5 s/epoch", "irllrec_ref": "< 200 s/epoch, < 1.5 GB", "irllrec_384": "< 10 s/epoch"}
+
+
+def epoch_batches(dataset, batch_size: int, seed: int):
+    """The epoch's BPR batches: every training edge once, shuffled, one sampled negative each."""
+    import numpy as np
+    import torch
+
+    from fuserec.train.sampling import NegativeSampler
+
+    train = dataset.csr("train")
+    sampler = NegativeSampler(train)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(sampler.users))
+    users, pos = sampler.users[order], sampler.items[order]
+    neg = sampler.sample(users, rng)
+    return [{"users": torch.from_numpy(users[i:i + batch_size]), "pos": torch.from_numpy(pos[i:i + batch_size]),
+             "neg": torch.from_numpy(neg[i:i + batch_size])} for i in range(0, len(users), batch_size)]
+
+
+def gemm_gflops(threads: int) -> float:
+    """Single-precision matmul speed right now (GFLOP/s of process CPU time), for the load context.
+
+    The shape is that of IRLLRec's intent projector on one batch's nodes (8192 × 3072 @ 3072 × 1552).
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    a, w = torch.randn(8192, 3072), torch.randn(3072, 1552)
+    a @ w
+    c0 = time.process_time()
+    a @ w
+    return 2 * 8192 * 3072 * 1552 / 1e9 / (time.process_time() - c0)
+
+
+def run_case(name: str, threads: int, batch_size: int, profile: bool = False) -> dict:
+    import torch
+
+    from fuserec.config import from_dict
+    from fuserec.data import load_dataset
+    from fuserec.models import get_model
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    spec = CASES[name]
+    load_before = os.getloadavg()
+    dataset = load_dataset(SOURCE)
+    cls = get_model(spec["model"])
+    t0 = time.perf_counter()
+    model = cls(dataset, from_dict(cls.Config, spec["cfg"]))
+    build_s = time.perf_counter() - t0
+    rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    step = 0
+
+    def train_batch(batch):
+        nonlocal step
+        opt.zero_grad(set_to_none=True)
+        out = model.loss(batch)
+        out["loss"].backward()
+        opt.step()
+        model.on_step_end(step) if hasattr(model, "on_step_end") else None
+        step += 1
+        return {k: float(v) for k, v in out.items()}
+
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        batches = epoch_batches(dataset, batch_size, 0)[:3]
+        train_batch(batches[0])                       # warm-up
+        with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=False) as prof:
+            for b in batches[1:]:
+                train_batch(b)
+        return {"case": name, "table": prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)}
+
+    epoch_times, epoch_cpu, batch_times, batch_cpu, last = [], [], [], [], {}
+    n_batches = None
+    if "epochs" in spec:
+        for epoch in range(spec["epochs"]):
+            batches = epoch_batches(dataset, batch_size, epoch)
+            n_batches = len(batches)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for b in batches:
+                tb, cb = time.perf_counter(), time.process_time()
+                last = train_batch(b)
+                batch_times.append(time.perf_counter() - tb)
+                batch_cpu.append(time.process_time() - cb)
+            epoch_times.append(time.perf_counter() - t0)
+            epoch_cpu.append(time.process_time() - c0)
+        sec_per_epoch = statistics.median(epoch_times)
+        cpu_per_epoch = statistics.median(epoch_cpu)
+        how = f"median of {len(epoch_times)} full epochs"
+    else:
+        batches = epoch_batches(dataset, batch_size, 0)
+        n_batches = len(batches)
+        for b in batches[:spec["batches"]]:
+            tb, cb = time.perf_counter(), time.process_time()
+            last = train_batch(b)
+            batch_times.append(time.perf_counter() - tb)
+            batch_cpu.append(time.process_time() - cb)
+        sec_per_epoch = statistics.median(batch_times) * n_batches
+        cpu_per_epoch = statistics.median(batch_cpu) * n_batches
+        how = f"median of {len(batch_times)} batches × {n_batches} batches (extrapolated)"
+    # evaluation-time scoring of every user once (cached propagation)
+    model.eval()
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, dataset.n_users, 2048):
+            model.score(torch.arange(i, min(i + 2048, dataset.n_users)))
+    score_s = time.perf_counter() - t0
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gflops = gemm_gflops(threads)        # after reading the peak: its buffers must not count
+    return {
+        "case": name, "model": spec["model"], "config": spec["cfg"], "threads": threads, "batch_size": batch_size,
+        "n_batches": n_batches, "sec_per_epoch": sec_per_epoch, "cpu_sec_per_epoch": cpu_per_epoch, "how": how, "epoch_times": epoch_times,
+        "median_batch_s": statistics.median(batch_times), "build_s": build_s, "score_all_users_s": score_s,
+        "peak_rss_mb": peak_rss, "rss_after_build_mb": rss_built,
+        "last_losses": last, "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "reference": REFERENCE.get(name), "target": TARGET.get(name), "sgemm_gflops_cpu": gflops,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=4096)
+    ap.add_argument("--profile", nargs="*", default=None, help="profile these cases instead of timing them")
+    ap.add_argument("--case", help=argparse.SUPPRESS)          # child process mode
+    ap.add_argument("--out", default=str(RESULTS / "irllrec"))
+    args = ap.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(args.case, args.threads, args.batch_size, profile=bool(args.profile is not None))))
+        return 0
+    profiling = args.profile is not None
+    cases = args.profile if profiling else args.cases
+    results = []
+    for name in cases:
+        cmd = [sys.executable, __file__, "--case", name, "--threads", str(args.threads),
+               "--batch-size", str(args.batch_size)] + (["--profile"] if profiling else [])
+        print(f"[bench] {name} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(res)
+        if profiling:
+            print(res["table"])
+        else:
+            print(f"[bench] {name}: {res['sec_per_epoch']:.2f} s/epoch wall, {res['cpu_sec_per_epoch']:.2f} s CPU "
+                  f"({res['how']}), "
+                  f"peak RSS {res['peak_rss_mb']:.0f} MB, load {res['loadavg_before'][0]:.2f}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+               "python": platform.python_version()}
+    import torch
+
+    machine["torch"] = torch.__version__
+    from fuserec.io import atomic_write_text
+
+    if profiling:
+        text = "\n\n".join(f"## {r['case']}\n\n```\n{r['table']}\n```" for r in results)
+        atomic_write_text(out.with_name(out.name + "_profile.md"), text + "\n")
+        return 0
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"machine": machine, "results": results}, indent=2))
+    lines = ["| case | wall s/epoch | CPU s/epoch | how | peak RSS MB | load avg (1 min) before/after | reference | target |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['case']} | {r['sec_per_epoch']:.2f} | {r['cpu_sec_per_epoch']:.2f} | {r['how']} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f} | {r['reference'] or ''} | "
+                     f"{r['target'] or ''} |")
+    atomic_write_text(out.with_name(out.name + "_table.md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

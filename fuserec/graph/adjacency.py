@@ -1,0 +1,208 @@
+"""The normalised bipartite adjacency of LightGCN-style graph models, and propagation through it.
+
+Nodes are users ``0..U-1`` followed by items ``U..U+I-1`` (N = U + I). With R the (U, I) binary
+training matrix,
+
+    A = [[0, R], [Rᵀ, 0]]   (N, N),      Â = D^{-1/2} A D^{-1/2},   D = diag(A 1)
+
+(isolated nodes get 0 rows). Â is symmetric, which :func:`propagate` uses: the backward pass of
+``Â X`` is ``Â G``, so no transposed copy of the matrix is ever built.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+Layout = Literal["csr", "coo"]
+
+
+def bipartite_adjacency(train: sp.spmatrix) -> sp.csr_matrix:
+    """``A = [[0, R], [Rᵀ, 0]]`` as scipy CSR (N, N) float32 from the (U, I) training matrix."""
+    r = sp.csr_matrix(train, dtype=np.float32)
+    r.data[:] = 1.0
+    n_users, n_items = r.shape
+    a = sp.bmat([[None, r], [r.T, None]], format="csr", dtype=np.float32)
+    a.sum_duplicates()
+    a.sort_indices()
+    assert a.shape == (n_users + n_items, n_users + n_items)
+    return a
+
+
+def normalize_symmetric(adj: sp.spmatrix) -> sp.csr_matrix:
+    """``D^{-1/2} A D^{-1/2}`` (scipy CSR); rows/columns of degree-0 nodes stay zero."""
+    adj = sp.csr_matrix(adj, dtype=np.float32)
+    degree = np.asarray(adj.sum(axis=1)).ravel()
+    with np.errstate(divide="ignore"):
+        inv_sqrt = np.where(degree > 0, 1.0 / np.sqrt(degree), 0.0).astype(np.float32)
+    d = sp.diags(inv_sqrt)
+    out = sp.csr_matrix(d @ adj @ d, dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def to_torch_sparse(mat: sp.spmatrix, layout: Layout = "csr") -> torch.Tensor:
+    """A scipy sparse matrix as a torch sparse tensor (float32) in ``layout`` (``csr`` or ``coo``)."""
+    if layout == "csr":
+        m = sp.csr_matrix(mat, dtype=np.float32)
+        # int32 indices: torch's CPU CSR matmul runs about twice as fast as with int64 (measured).
+        with warnings.catch_warnings():           # "sparse CSR support is in beta": we rely on it knowingly
+            warnings.filterwarnings("ignore", message=".*[Ss]parse CSR tensor support is in beta.*")
+            return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int32)),
+                                           torch.from_numpy(m.indices.astype(np.int32)),
+                                           torch.from_numpy(m.data), size=m.shape, check_invariants=False)
+    if layout == "coo":
+        m = sp.coo_matrix(mat, dtype=np.float32)
+        idx = torch.from_numpy(np.vstack([m.row, m.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(idx, torch.from_numpy(m.data), size=m.shape).coalesce()
+    raise ValueError(f"unknown sparse layout {layout!r}; allowed: csr, coo")
+
+
+def normalized_adjacency(train: sp.spmatrix, layout: Layout = "csr") -> torch.Tensor:
+    """Â = D^{-1/2} A D^{-1/2} of the training split as a torch sparse tensor (N, N)."""
+    return to_torch_sparse(normalize_symmetric(bipartite_adjacency(train)), layout)
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``Y = S X`` for a symmetric sparse S (constant): the gradient of X is ``S dY``."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        return None, torch.sparse.mm(ctx.matrix, grad.contiguous())
+
+
+def spmm_symmetric(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for a constant *symmetric* sparse ``matrix`` (N, N) and dense ``x`` (N, d).
+
+    Differentiable in ``x``; the backward pass reuses ``matrix`` instead of transposing it (which
+    for CSR would cost a conversion per call).
+    """
+    return _SymmetricSpMM.apply(matrix, x)
+
+
+def propagate(adj: torch.Tensor, x: torch.Tensor, layers: int, symmetric: bool = True) -> list[torch.Tensor]:
+    """``[x, Âx, Â²x, ..., Â^L x]``: L + 1 tensors (N, d).
+
+    ``symmetric=True`` (Â is symmetric, as built here) uses :func:`spmm_symmetric`; otherwise
+    ``torch.sparse.mm`` with its own backward.
+    """
+    out = [x]
+    for _ in range(layers):
+        out.append(spmm_symmetric(adj, out[-1]) if symmetric else torch.sparse.mm(adj, out[-1]))
+    return out
+
+
+class SparsePattern:
+    """The fixed, symmetric sparsity pattern of A with learnable values on its edges.
+
+    Used by the IRLLRec intent tower, whose edge weights depend on the embeddings. Edges are the
+    E = nnz(A) = 2·|train| directed entries of A in CSR order.
+
+    Attributes:
+        crow, col: int32 CSR index arrays ((N+1,), (E,)).
+        heads, tails: (E,) int64 row / column of every edge.
+        transpose: (E,) int64 permutation: edge ``transpose[e]`` is the reverse of edge ``e``,
+            so a matrix with values ``v`` has transpose values ``v[transpose]`` on the same pattern.
+    """
+
+    def __init__(self, adj: sp.spmatrix):
+        a = sp.csr_matrix(adj, dtype=np.float32)
+        a.sort_indices()
+        n = a.shape[0]
+        if a.shape[0] != a.shape[1]:
+            raise ValueError(f"pattern must be square, got {a.shape}")
+        self.n_nodes = n
+        self.crow = torch.from_numpy(a.indptr.astype(np.int32))
+        self.col = torch.from_numpy(a.indices.astype(np.int32))
+        heads = np.repeat(np.arange(n, dtype=np.int64), np.diff(a.indptr))
+        tails = a.indices.astype(np.int64)
+        self.heads = torch.from_numpy(heads)
+        self.tails = torch.from_numpy(tails)
+        # position of (t, h) for every edge (h, t): sort edges by (tail, head) = CSR order of Aᵀ.
+        order = np.lexsort((heads, tails))          # CSR order of the transpose
+        if not (np.array_equal(tails[order], heads) and np.array_equal(heads[order], tails)):
+            raise ValueError("pattern is not symmetric")
+        self.transpose = torch.from_numpy(order.astype(np.int64))
+
+    def to(self, device: torch.device | str) -> "SparsePattern":
+        """This pattern with its index tensors on ``device`` (self if already there)."""
+        device = torch.device(device)
+        if self.crow.device == device:
+            return self
+        moved = object.__new__(SparsePattern)
+        moved.n_nodes = self.n_nodes
+        for name in ("crow", "col", "heads", "tails", "transpose"):
+            setattr(moved, name, getattr(self, name).to(device))
+        return moved
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.col.shape[0])
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """The (N, N) sparse CSR tensor with ``values`` (E,) on the pattern (no autograd)."""
+        return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_nodes, self.n_nodes),
+                                       check_invariants=False)
+
+    def row_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """(N,) sums of ``values`` (E,) per row (differentiable)."""
+        return values.new_zeros(self.n_nodes).index_add(0, self.heads, values)
+
+    def spmm(self, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``M(values) @ x`` (N, d), differentiable in ``values`` (E,) and ``x`` (N, d)."""
+        return _PatternSpMM.apply(self, values, x)
+
+    def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
+        """(E,) ``x_h · x_t`` for every edge (h, t), differentiable in ``x`` (N, d)."""
+        return _PatternEdgeDot.apply(self, x)
+
+
+def _sampled(pattern: SparsePattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
+    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (N, d), ``right_t`` (d, N))."""
+    zero = pattern.matrix(left.new_zeros(pattern.n_edges))
+    return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
+
+
+class _PatternSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pattern, values, x):  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.save_for_backward(values, x)
+        return torch.sparse.mm(pattern.matrix(values), x)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        pattern = ctx.pattern
+        values, x = ctx.saved_tensors
+        grad = grad.contiguous()
+        d_values = d_x = None
+        if ctx.needs_input_grad[1]:
+            d_values = _sampled(pattern, grad, x.T)                        # dL/dM_ht = g_h · x_t
+        if ctx.needs_input_grad[2]:
+            d_x = torch.sparse.mm(pattern.matrix(values[pattern.transpose]), grad)   # Mᵀ g
+        return None, d_values, d_x
+
+
+class _PatternEdgeDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pattern, x):  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.save_for_backward(x)
+        return _sampled(pattern, x, x.T)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        pattern = ctx.pattern
+        (x,) = ctx.saved_tensors
+        # d/dx_h Σ_e g_e x_h·x_t = Σ_t (g_ht + g_th) x_t
+        sym = grad + grad[pattern.transpose]
+        return None, torch.sparse.mm(pattern.matrix(sym.contiguous()), x)

@@ -1,0 +1,149 @@
+"""Graph CF backbones: from ego embeddings e⁰ to per-layer and final node embeddings.
+
+A backbone maps the ego embeddings ``e⁰ = [E_U; E_I]`` (N, d) through the normalised bipartite
+adjacency Â (N, N) and returns a :class:`BackboneOutput`: the layer embeddings ``e⁰..e^L`` and
+the aggregated final embeddings ``e``. It may add its own loss terms (:meth:`Backbone.extra_loss`,
+weighted by :attr:`Backbone.loss_weights`), computed from the batch's users and items.
+
+* :class:`LightGCNBackbone` (He et al., 2020): ``e^{l+1} = Â e^l``; ``e = mean_l e^l`` (paper,
+  default) or ``Σ_l e^l`` (RLMRec / IRLLRec reference code).
+* :class:`SimGCLBackbone` (Yu et al., 2022): LightGCN plus two noise-perturbed views,
+  ``e^{l+1} = Â e^l + Δ``, ``Δ = ε · sign(e^{l+1}) ⊙ normalize(U(0, 1))``, and an InfoNCE
+  between the views of the batch's users and of its positive items (weight ``cl_weight``,
+  temperature ``cl_temperature``); the scores use the unperturbed embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fuserec.config import check_range
+from fuserec.graph.adjacency import propagate, spmm_symmetric
+from fuserec.losses import info_nce_candidates
+
+Aggregation = Literal["mean", "sum"]
+
+
+class BackboneOutput(NamedTuple):
+    """layers: L + 1 tensors (N, d), ``e⁰..e^L``; final: (N, d), the aggregated embeddings ``e``."""
+
+    layers: list[torch.Tensor]
+    final: torch.Tensor
+
+
+def aggregate(layers: list[torch.Tensor], how: Aggregation) -> torch.Tensor:
+    """(N, d) mean or sum of the layer embeddings (accumulated in place of a stacked copy)."""
+    total = layers[0]
+    for layer in layers[1:]:
+        total = total + layer
+    return total / len(layers) if how == "mean" else total
+
+
+@dataclass
+class SimGCLConfig:
+    """SimGCL's settings. eps: noise magnitude ε (SimGCL paper 0.1; IRLLRec's Amazon config 0.9).
+    cl_weight: λ_cl of the view-contrast InfoNCE. cl_temperature: its τ.
+    cl_negatives: ``batch`` (the other batch rows of view 2) or ``all`` (every user / item of
+    view 2, the reference computation)."""
+
+    eps: float = 0.1
+    cl_weight: float = 0.1
+    cl_temperature: float = 0.2
+    cl_negatives: Literal["batch", "all"] = "batch"
+
+    def validate(self) -> None:
+        check_range(self.eps, "model.simgcl.eps", 0.0)
+        check_range(self.cl_weight, "model.simgcl.cl_weight", 0.0)
+        check_range(self.cl_temperature, "model.simgcl.cl_temperature", 0.0, low_inclusive=False)
+
+
+class Backbone(nn.Module):
+    """Base class: holds Â (a constant sparse (N, N) tensor, not a parameter nor in the state dict)."""
+
+    #: weight of each term :meth:`extra_loss` returns
+    loss_weights: dict[str, float] = {}
+
+    def __init__(self, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation = "mean"):
+        super().__init__()
+        self.adj = adj
+        self.n_users = n_users
+        self.n_layers = layers
+        self.aggregation = aggregation
+
+    def _adj_on(self, device: torch.device) -> torch.Tensor:
+        if self.adj.device != device:
+            self.adj = self.adj.to(device)
+        return self.adj
+
+    def forward(self, ego: torch.Tensor) -> BackboneOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unweighted backbone loss terms for the batch (``users`` (B,), positive ``items`` (B,))."""
+        return {}
+
+
+class LightGCNBackbone(Backbone):
+    """``e^{l+1} = Â e^l`` for l < L; ``e = aggregate(e⁰..e^L)``."""
+
+    def forward(self, ego: torch.Tensor) -> BackboneOutput:
+        """ego (N, d) → layers L + 1 × (N, d), final (N, d)."""
+        layers = propagate(self._adj_on(ego.device), ego, self.n_layers)
+        return BackboneOutput(layers, aggregate(layers, self.aggregation))
+
+
+class SimGCLBackbone(LightGCNBackbone):
+    """LightGCN propagation for the scores; two perturbed views for its contrastive loss."""
+
+    def __init__(self, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation = "mean",
+                 cfg: SimGCLConfig | None = None):
+        super().__init__(adj, n_users, layers, aggregation)
+        self.cfg = cfg or SimGCLConfig()
+        self.loss_weights = {"cl": self.cfg.cl_weight}
+
+    def perturbed(self, ego: torch.Tensor) -> torch.Tensor:
+        """One noisy view (N, d): after every layer ``e += ε · sign(e) ⊙ normalize(U(0,1)^{N×d})``."""
+        adj = self._adj_on(ego.device)
+        layers = [ego]
+        for _ in range(self.n_layers):
+            h = spmm_symmetric(adj, layers[-1])
+            noise = F.normalize(torch.rand_like(h), dim=-1)
+            layers.append(h + self.cfg.eps * torch.sign(h) * noise)
+        return aggregate(layers, self.aggregation)
+
+    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``cl`` = InfoNCE(view1, view2) over the batch's users + the same over its positive items.
+
+        ``cl_negatives: batch``: the batch's unique users (items), each contrasted with the others
+        (SimGCL's own code); ``all``: the batch rows against every user (item) of view 2 (the
+        IRLLRec reference code).
+        """
+        v1, v2 = self.perturbed(ego), self.perturbed(ego)
+        tau = self.cfg.cl_temperature
+        total = ego.new_zeros(())
+        for nodes, lo, hi in ((users, 0, self.n_users), (items + self.n_users, self.n_users, len(ego))):
+            if self.cfg.cl_negatives == "all":
+                loss = info_nce_candidates(v1[nodes], v2[nodes], v2[lo:hi], tau, chunk_size=1024)
+            else:
+                uniq = nodes.unique()
+                loss = info_nce_candidates(v1[uniq], v2[uniq], v2[uniq], tau, chunk_size=1024)
+            total = total + loss
+        return {"cl": total}
+
+
+BACKBONES = ("lightgcn", "simgcl")
+
+
+def build_backbone(name: str, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation,
+                   simgcl: SimGCLConfig | None = None) -> Backbone:
+    """The backbone called ``name`` (``lightgcn`` or ``simgcl``)."""
+    if name == "lightgcn":
+        return LightGCNBackbone(adj, n_users, layers, aggregation)
+    if name == "simgcl":
+        return SimGCLBackbone(adj, n_users, layers, aggregation, simgcl)
+    raise ValueError(f"unknown backbone {name!r}; allowed: {', '.join(BACKBONES)}")

@@ -1,0 +1,236 @@
+"""The registered DLRM family: ``dlrm``, ``dlrm_raw``, ``two_step`` and ``dlrrec`` (spec: dlrrec.md).
+
+* ``dlrm``: sparse and dense fields only.
+* ``dlrm_raw``: semantic vectors fed uncompressed into the bottom MLP.
+* ``two_step`` (the paper's V0): each semantic field reduced to d by a PCA fitted once on the
+  *training* entities (users / items with a training interaction), frozen.
+* ``dlrrec``: each semantic field reduced by a trained module (co-training) and, with weights
+  ``w_uu`` / ``w_ii``, SwING-InfoNCE terms that pull z_u towards a SWING neighbour of u::
+
+      L = L_bce + w_uu · L_uu + w_ii · L_ii
+      L_uu = mean_u -log( exp(z_u·z_v/τ) / (exp(z_u·z_v/τ) + Σ_n exp(z_u·z_n/τ)) )
+
+  with z = normalize(Σ_f R_f(e_f)) (``reduced``) or normalize(Σ_f R_f(e_f) + e_id) (``fused``),
+  v drawn from u's top-k SWING neighbours (∝ score or uniformly), n over M uniformly drawn users;
+  L_ii likewise over the batch's items. SWING runs once, at construction, on the training
+  split's positive interactions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fuserec.config import check_range
+from fuserec.data.dataset import Dataset
+from fuserec.errors import ConfigError, DataError
+from fuserec.losses import swing_info_nce
+from fuserec.models.dlrm.blocks import fit_pca
+from fuserec.models.dlrm.model import (DLRMConfig, DLRMRecommender, ReducedDLRMConfig, SemanticDLRMConfig,
+                                       SemanticField)
+from fuserec.models.registry import register_model
+
+log = logging.getLogger("fuserec.models.dlrm")
+
+
+@register_model("dlrm", "DLRM (TorchRec layout): id and side-field embeddings, dense MLP, dot interaction")
+class DLRM(DLRMRecommender):
+    """The backbone without semantic fields."""
+
+    semantic_mode = "none"
+    Config = DLRMConfig
+
+
+@register_model("dlrm_raw", "DLRM with the raw semantic (text) vectors as dense inputs of the bottom MLP")
+class DLRMRaw(DLRMRecommender):
+    """Semantic vectors concatenated, uncompressed, to the dense input."""
+
+    semantic_mode = "raw"
+    Config = SemanticDLRMConfig
+
+
+@dataclass
+class TwoStepConfig(SemanticDLRMConfig):
+    """pca_whiten: divide each PCA component by its standard deviation (unit-variance inputs)."""
+
+    pca_whiten: bool = False
+
+
+@register_model("two_step", "DLRM on semantic vectors reduced offline by a frozen PCA fitted on training entities")
+class TwoStep(DLRMRecommender):
+    """The paper's V0: offline PCA to d (fitted on training entities only), then the same DLRM."""
+
+    semantic_mode = "pca"
+    Config = TwoStepConfig
+
+    def _make_reducer(self, spec: SemanticField, vectors: torch.Tensor, train_entities: torch.Tensor) -> nn.Module:
+        fit_rows = torch.unique(train_entities)
+        if len(fit_rows) < self.cfg.dim or vectors.shape[1] < self.cfg.dim:
+            raise DataError(f"PCA of {spec.name!r} to {self.cfg.dim} dimensions needs at least that many "
+                            f"training {spec.side}s and input dimensions; got {len(fit_rows)} and "
+                            f"{vectors.shape[1]}", spec.path, field=spec.name)
+        return fit_pca(vectors[fit_rows], self.cfg.dim, whiten=self.cfg.pca_whiten)
+
+
+@dataclass
+class DLRRECConfig(ReducedDLRMConfig):
+    """DLRREC: co-trained reduction plus SwING-InfoNCE.
+
+    w_uu / w_ii: weights of the user-user and item-item contrastive terms (0 switches one off;
+        both 0 = co-training only).
+    temperature: τ of the InfoNCE terms.
+    n_negatives: M uniformly drawn users (items) per batch, shared by its anchors.
+    in_batch_negatives: add the other anchors' positives as negatives.
+    exclude_self_negatives: drop a drawn negative that is the anchor itself.
+    neighbour_sampling: draw the positive ∝ SWING score (``weighted``) or ``uniform``ly.
+    representation: ``reduced`` z = normalize(Σ R_f(e_f)); ``fused`` adds the id embedding.
+    swing_topk / swing_alpha / swing_alpha1 / swing_beta / swing_max_degree: SWING's parameters
+        (max_degree caps the users of an item and the items of a user, seeded sampling).
+    """
+
+    w_uu: float = 0.1
+    w_ii: float = 0.1
+    temperature: float = 0.2
+    n_negatives: int = 64
+    in_batch_negatives: bool = False
+    exclude_self_negatives: bool = True
+    neighbour_sampling: Literal["weighted", "uniform"] = "weighted"
+    representation: Literal["reduced", "fused"] = "reduced"
+    swing_topk: int = 10
+    swing_alpha: float = 1.0
+    swing_alpha1: float = 0.0
+    swing_beta: float = 0.5
+    swing_max_degree: int = 1000
+
+    def validate(self) -> None:
+        super().validate()
+        check_range(self.w_uu, "model.w_uu", 0.0)
+        check_range(self.w_ii, "model.w_ii", 0.0)
+        check_range(self.temperature, "model.temperature", 0.0, low_inclusive=False)
+        check_range(self.n_negatives, "model.n_negatives", 1)
+        check_range(self.swing_topk, "model.swing_topk", 1)
+        check_range(self.swing_max_degree, "model.swing_max_degree", 0)
+
+
+@register_model("dlrrec", "DLRREC: DLRM with co-trained reduction of text vectors + SwING-InfoNCE (user-user, item-item)")
+class DLRREC(DLRMRecommender):
+    """Co-trained reduction modules and SwING-InfoNCE terms (see the module docstring)."""
+
+    semantic_mode = "reduce"
+    Config = DLRRECConfig
+
+    def __init__(self, dataset: Dataset, cfg: DLRRECConfig | None = None,
+                 semantic: Mapping[str, np.ndarray | torch.Tensor] | None = None):
+        super().__init__(dataset, cfg, semantic)
+        cfg = self.cfg
+        self.weights = {"user": cfg.w_uu, "item": cfg.w_ii}
+        for side, key in (("user", "w_uu"), ("item", "w_ii")):
+            if self.weights[side] > 0 and not self.semantic_names[side] and cfg.representation == "reduced":
+                raise ConfigError(f"{key} > 0 needs a {side} semantic field to contrast (or representation: fused)",
+                                  f"model.{key}")
+            if (self.weights[side] > 0 and cfg.representation == "fused"
+                    and f"{side}_id" not in self.sparse_keys[side]):
+                raise ConfigError("representation 'fused' needs id fields (features.include_ids)",
+                                  "model.representation")
+        self.neighbours = {}
+        if cfg.w_uu > 0 or cfg.w_ii > 0:
+            positives = self.train_positive_matrix()
+            for side in ("user", "item"):
+                if self.weights[side] > 0:
+                    self.neighbours[side] = self._swing(positives, side)
+        from fuserec.graph.sampling import NeighbourTable
+
+        self.neighbour_tables = {side: NeighbourTable(result) for side, result in self.neighbours.items()}
+        self._generator: torch.Generator | None = None
+
+    # ------------------------------------------------------------------ SWING
+    def train_positive_matrix(self) -> sp.csr_matrix:
+        """(n_users, n_items) binary CSR of the training examples labelled positive."""
+        train = self.features.splits["train"]
+        keep = train.labels.numpy() > 0.5
+        users, items = train.users.numpy()[keep], train.items.numpy()[keep]
+        mat = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(self.n_users, self.n_items))
+        mat.sum_duplicates()
+        mat.data[:] = 1.0
+        return mat
+
+    def _swing(self, positives: sp.csr_matrix, side: str):
+        from fuserec.graph.swing import swing
+
+        cfg = self.cfg
+        result = swing(positives, side=side, topk=cfg.swing_topk, alpha=cfg.swing_alpha, alpha1=cfg.swing_alpha1,
+                       beta=cfg.swing_beta, max_users_per_item=cfg.swing_max_degree,
+                       max_items_per_user=cfg.swing_max_degree, seed=cfg.seed)
+        log.info("SWING %s-%s: %.1f%% of %ss have neighbours (top-%d)", side, side, 100 * result.coverage(),
+                 side, cfg.swing_topk)
+        return result
+
+    # ------------------------------------------------------------------ sampling state
+    def on_epoch_start(self, epoch: int) -> None:
+        """Reseed the sampler from torch's RNG (the Trainer seeds it from (seed, epoch))."""
+        self._generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
+
+    def generator(self) -> torch.Generator:
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(self.cfg.seed)
+        return self._generator
+
+    def sample_neighbours(self, side: str, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One SWING neighbour per anchor (n,) and whether it has any: (n,) int64, (n,) bool (CPU)."""
+        from fuserec.graph.sampling import sample_positive_neighbours
+
+        neighbours, mask = sample_positive_neighbours(self.neighbour_tables[side], anchors.cpu(), self.generator(),
+                                                      weighted=self.cfg.neighbour_sampling == "weighted")
+        neighbours, mask = torch.as_tensor(neighbours), torch.as_tensor(mask, dtype=torch.bool)
+        return torch.where(mask, neighbours, anchors.cpu()).long(), mask
+
+    # ------------------------------------------------------------------ the loss
+    def contrast_vectors(self, side: str, entities: torch.Tensor | None = None) -> torch.Tensor | None:
+        """z (n, d): normalize(Σ_f R_f(e_f)) or, ``fused``, normalize(Σ_f R_f(e_f) + id embedding)."""
+        if self.cfg.representation == "reduced":
+            return super().contrast_vectors(side, entities)
+        n = self.n_users if side == "user" else self.n_items
+        if entities is None:
+            entities = torch.arange(n, device=self.class_weights.device)
+        k = self.sparse_keys[side].index(f"{side}_id")
+        total = self.sparse[side].lookup(k, entities + 1, torch.arange(len(entities), device=entities.device))
+        for name in self.semantic_names[side]:
+            total = total + self.reduced(side, name, entities)
+        return F.normalize(total, dim=-1)
+
+    def contrastive_loss(self, side: str, entities: torch.Tensor) -> torch.Tensor:
+        """SwING-InfoNCE over the distinct ``entities`` (B,) of the batch (anchors without neighbours masked)."""
+        cfg = self.cfg
+        device = entities.device
+        anchors = torch.unique(entities)
+        neighbours, mask = self.sample_neighbours(side, anchors)
+        n = self.n_users if side == "user" else self.n_items
+        negatives = torch.randint(0, n, (cfg.n_negatives,), generator=self.generator())
+        nodes = torch.cat([anchors.cpu(), neighbours, negatives]).to(device)
+        z = self.contrast_vectors(side, nodes)
+        b = len(anchors)
+        za, zp, zn = z[:b], z[b:2 * b], z[2 * b:]
+        negatives = negatives.to(device)
+        negative_mask = negatives.unsqueeze(0) != anchors.unsqueeze(1) if cfg.exclude_self_negatives else None
+        return swing_info_nce(za, zp, zn, cfg.temperature, mask.to(device), negative_mask,
+                              cfg.in_batch_negatives, normalize=False)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``bce`` + w_uu·``uu`` + w_ii·``ii`` (a term with weight 0 is neither computed nor logged)."""
+        bce = self.bce(self(batch["users"], batch["items"]), batch["labels"])
+        out = {"bce": bce}
+        total = bce
+        for side, key, entities in (("user", "uu", batch["users"]), ("item", "ii", batch["items"])):
+            if self.weights[side] > 0:
+                term = self.contrastive_loss(side, entities)
+                out[key] = term
+                total = total + self.weights[side] * term
+        out["loss"] = total
+        return out

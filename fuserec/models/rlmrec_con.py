@@ -1,0 +1,188 @@
+"""RLMRec-Con (Ren et al., WWW 2024): a graph CF backbone aligned with LLM profile embeddings.
+
+    e = backbone(e⁰)                                     CF embeddings, (N, d)
+    f_s(s) = MLP(D_s → (D_s + d)/2 → d)(s)               projected profile embeddings, (N, d)
+    L_kd = Σ_{g ∈ {users, pos, neg}} mean_b [ logsumexp_c cos(e_b, f_s(s)_c)/τ_kd − cos(e_b, f_s(s)_b)/τ_kd ]
+    L = L_bpr + λ_reg L_reg + λ_kd L_kd                  (λ_kd 1e-2, τ_kd 0.2)
+
+Candidates c of each group (``text_mode`` / ``negatives``):
+
+* ``batch`` mode (default): only the batch's nodes are projected. Each group's anchors are
+  contrasted with its positive and a shared set of at most M = ``n_negatives`` (256)
+  candidates, the positive counted once whether or not it is among them: ``negatives: batch`` draws them from the group's own
+  unique nodes in the batch (all of them when there are at most M), ``sampled`` uniformly from
+  all users (user group) or all items (item groups).
+* ``full`` mode (the reference computation): every node is projected; the user group's
+  candidates are all users, the item groups' are their B batch rows (duplicates included).
+
+:class:`BatchNodes` and :meth:`RLMRecCon.align` are shared with IRLLRec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+
+from fuserec.config import check_range
+from fuserec.data.dataset import Dataset
+from fuserec.losses import info_nce_candidates, info_nce_shared
+from fuserec.models.backbones import BackboneOutput
+from fuserec.models.lightgcn import GraphConfig, LightGCN
+from fuserec.models.registry import register_model
+from fuserec.models.text_side import TextEmbeddings, load_text_embeddings, projector
+
+
+@dataclass
+class TextAlignConfig(GraphConfig):
+    """Graph settings plus the text side.
+
+    profile_source: where profile embeddings come from (``text:template``, ``random:1536``, a
+    .npz/.npy path; see :mod:`fuserec.models.text_side`). kd_weight / kd_temperature: λ_kd, τ_kd.
+    text_mode: ``batch`` (only the batch's nodes) or ``full`` (all N nodes, reference).
+    negatives: ``batch`` (candidates from the batch's own nodes) or ``sampled`` (random nodes of
+    the side). n_negatives: M, the most candidates per InfoNCE in batch mode.
+    text_seed: seed of ``random:`` sources. chunk_size: rows per InfoNCE chunk (bounds memory).
+    use_kd: keep L_kd (ablation switch).
+    """
+
+    profile_source: str = "text:template"
+    kd_weight: float = 1e-2
+    kd_temperature: float = 0.2
+    text_mode: Literal["batch", "full"] = "batch"
+    negatives: Literal["batch", "sampled"] = "batch"
+    n_negatives: int = 256
+    text_seed: int = 0
+    chunk_size: int = 1024
+    use_kd: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        check_range(self.kd_weight, "model.kd_weight", 0.0)
+        check_range(self.kd_temperature, "model.kd_temperature", 0.0, low_inclusive=False)
+        check_range(self.n_negatives, "model.n_negatives", 1)
+        check_range(self.chunk_size, "model.chunk_size", 1)
+
+
+class BatchNodes(NamedTuple):
+    """Where a batch's text-side terms look.
+
+    groups: (3, B) node ids of the batch's users, positive items and negative items (items
+        offset by n_users). nodes: (Q,) sorted node ids whose text is projected (the batch's
+        unique nodes plus sampled negatives; all N nodes in full mode). loc: (3, B) position of
+        each group entry in ``nodes``. candidates: per group, (M_g,) positions in ``nodes`` of its
+        InfoNCE candidates (batch mode), or None (full mode). full: whether ``nodes`` is every node.
+    """
+
+    groups: torch.Tensor
+    nodes: torch.Tensor
+    loc: torch.Tensor
+    candidates: list[torch.Tensor] | None
+    full: bool
+
+
+@register_model("rlmrec_con", "RLMRec-Con: LightGCN (or SimGCL) + InfoNCE alignment with projected LLM profile embeddings")
+class RLMRecCon(LightGCN):
+    """LightGCN/SimGCL plus the profile projector f_s and L_kd.
+
+    Args:
+        text: optional precomputed embeddings ``{"profile": TextEmbeddings}`` (overrides
+            ``profile_source``).
+    """
+
+    Config = TextAlignConfig
+
+    def __init__(self, dataset: Dataset, cfg: TextAlignConfig | None = None,
+                 text: dict[str, TextEmbeddings] | None = None):
+        super().__init__(dataset, cfg)
+        self.text_inputs = dict(text or {})
+        self.profile: torch.Tensor | None = None        # (N, D_s) constant input
+        self.profile_proj = None
+        if self.cfg.use_kd:
+            prof = self._text(dataset, "profile", self.cfg.profile_source, "model.profile_source")
+            self.profile = prof.stacked()
+            self.profile_proj = projector(prof.dim, self.cfg.dim)
+
+    def _text(self, dataset: Dataset, kind: str, source: str, key: str) -> TextEmbeddings:
+        given = self.text_inputs.pop(kind, None)
+        if given is not None:
+            return TextEmbeddings.from_arrays(given.user, given.item, dataset, f"{kind} embeddings")
+        return load_text_embeddings(source, dataset, kind, self.cfg.text_seed, key)
+
+    # ------------------------------------------------------------------ batch nodes
+    def batch_nodes(self, batch: dict[str, torch.Tensor]) -> BatchNodes:
+        """The :class:`BatchNodes` of ``batch`` under the configured mode and negatives."""
+        u_off, m = self.n_users, self.cfg.n_negatives
+        groups = torch.stack([batch["users"], batch["pos"] + u_off, batch["neg"] + u_off])   # (3, B)
+        device = groups.device
+        if self.cfg.text_mode == "full":
+            return BatchNodes(groups, torch.arange(u_off + self.n_items, device=device), groups, None, True)
+        sampled = []
+        if self.cfg.negatives == "sampled":
+            sampled = [torch.randint(0, u_off, (m,), device=device).unique(),
+                       torch.randint(u_off, u_off + self.n_items, (m,), device=device).unique()]
+        wanted = torch.cat([groups.reshape(-1), *sampled])
+        nodes, inverse = torch.unique(wanted, sorted=True, return_inverse=True)
+        loc = inverse[:groups.numel()].view_as(groups)
+        if sampled:
+            rest = inverse[groups.numel():]
+            user_cands, item_cands = rest[:len(sampled[0])], rest[len(sampled[0]):]
+            candidates = [user_cands, item_cands, item_cands]
+        else:
+            candidates = [self._at_most(loc[g].unique(), m) for g in range(3)]
+        return BatchNodes(groups, nodes, loc, candidates, False)
+
+    @staticmethod
+    def _at_most(positions: torch.Tensor, m: int) -> torch.Tensor:
+        """``positions`` if there are at most ``m``, else a uniform random subset of ``m`` of them."""
+        if len(positions) <= m:
+            return positions
+        return positions[torch.randperm(len(positions), device=positions.device)[:m]]
+
+    @staticmethod
+    def rows(table: torch.Tensor, nodes: BatchNodes) -> torch.Tensor:
+        """(Q, D) rows of a per-node (N, D) table at ``nodes.nodes`` (no copy in full mode)."""
+        return table if nodes.full else table[nodes.nodes]
+
+    def align(self, anchors: torch.Tensor, targets: torch.Tensor, nodes: BatchNodes,
+              temperature: float) -> torch.Tensor:
+        """Σ over the three groups of the InfoNCE between anchors and projected texts.
+
+        Args:
+            anchors: (3, B, d) CF-side vectors of the batch's users / positives / negatives.
+            targets: (Q, d) text-side vectors of ``nodes.nodes``.
+        """
+        total = anchors.new_zeros(())
+        for g in range(3):
+            positives = targets[nodes.loc[g]]                                     # (B, d)
+            if nodes.full:
+                # the reference computation: all users for the user group, batch rows for items
+                candidates = targets[:self.n_users] if g == 0 else positives
+                loss = info_nce_candidates(anchors[g], positives, candidates, temperature,
+                                           chunk_size=self.cfg.chunk_size)
+            else:
+                cand = nodes.candidates[g]
+                inside = torch.isin(nodes.loc[g], cand)            # the positive is one of the candidates
+                loss = info_nce_shared(anchors[g], positives, targets[cand], inside, temperature)
+            total = total + loss
+        return total
+
+    def _on_device(self, name: str, device: torch.device) -> torch.Tensor:
+        tensor = getattr(self, name)
+        if tensor.device != device:
+            tensor = tensor.to(device)
+            setattr(self, name, tensor)
+        return tensor
+
+    # ------------------------------------------------------------------ loss
+    def kd_term(self, out: BackboneOutput, nodes: BatchNodes) -> torch.Tensor:
+        """Unweighted L_kd (scalar)."""
+        profile = self._on_device("profile", out.final.device)
+        targets = self.profile_proj(self.rows(profile, nodes))                    # (Q, d)
+        return self.align(out.final[nodes.groups], targets, nodes, self.cfg.kd_temperature)
+
+    def extra_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
+        if not self.cfg.use_kd:
+            return {}
+        return {"kd": self.cfg.kd_weight * self.kd_term(out, self.batch_nodes(batch))}
