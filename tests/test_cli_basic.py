@@ -65,3 +65,15 @@ def test_info_and_convert_on_a_stored_dataset(tmp_path, capsys):
     assert main(["data", "convert", str(tmp_path / "tiny"), "--out", str(tmp_path / "copy")]) == 0
     assert (tmp_path / "copy" / "fuserec.json").exists()
     assert main(["data", "info", "--json", str(tmp_path / "copy")]) == 0
+
+
+def test_atomic_writes_leave_no_temp_file_and_usual_permissions(tmp_path):
+    import os
+
+    from fuserec.io import _umask, atomic_write_json
+
+    atomic_write_json(tmp_path / "a.json", {"x": 1})
+    atomic_write_json(tmp_path / "a.json", {"x": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "a.json").read_text().strip().endswith("}")
+    assert os.stat(tmp_path / "a.json").st_mode & 0o777 == 0o666 & ~_umask()

@@ -11,12 +11,7 @@ from fuserec.models.dlrm.blocks import (DenseArch, FrozenProjection, Interaction
                                         SparseArch, fit_pca)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_interaction_arch_matches_manual_pairs():

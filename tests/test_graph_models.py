@@ -21,7 +21,8 @@ from fuserec.models.lightgcn import LightGCN
 from fuserec.models.rlmrec_con import RLMRecCon
 from fuserec.models.text_side import TextEmbeddings, load_text_embeddings, projector
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*[Ss]parse.*:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*[Ss]parse.*:UserWarning"),
+              pytest.mark.usefixtures("one_torch_thread")]
 
 TEXT = {"profile_source": "random:12", "intent_source": "random:20"}
 
@@ -54,13 +55,6 @@ def covering_batch(ds):
             "neg": torch.arange(ds.n_users, ds.n_items)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: these tiny ops only lose from threading on a shared 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def build(name, ds, **cfg):

@@ -32,10 +32,42 @@ def _save(fig, path: str | os.PathLike) -> Path:
     from fuserec.io import atomic_path
 
     path = Path(path)
-    fig.tight_layout()
+    if not fig.get_layout_engine():
+        fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
+
+
+def panel_curves(path: str | os.PathLike, epochs: Sequence[int],
+                 panels: Mapping[str, Mapping[str, Sequence[float]]], title: str, ylabel: str) -> Path:
+    """Side-by-side panels of per-epoch curves, ``panels[panel][series] -> values (E,)``.
+
+    A series keeps one colour in every panel (tab20 cycle, so up to 20 distinguishable series) and
+    the legend sits outside the axes, below them.
+    """
+    names = list(dict.fromkeys(name for series in panels.values() for name in series))
+    from matplotlib import colormaps
+    from matplotlib.ticker import MaxNLocator
+
+    colours = colormaps["tab20"].colors if len(names) > 10 else colormaps["tab10"].colors
+    colour = {name: colours[i % len(colours)] for i, name in enumerate(names)}
+    fig = _figure(5.0 * max(len(panels), 1), 4.6)
+    axes = [fig.add_subplot(1, max(len(panels), 1), k + 1) for k in range(max(len(panels), 1))]
+    for ax, (panel, series) in zip(axes, panels.items()):
+        for name, values in series.items():
+            ax.plot(list(epochs)[:len(values)], values, marker="o", markersize=3, color=colour[name], label=name)
+        ax.set_title(panel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+    handles = [axes[0].plot([], [], color=colour[name], label=name)[0] for name in names]
+    fig.suptitle(title)
+    if names:
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(names) - 1) // 5), 1, 1))
+    return _save(fig, path)
 
 
 def bar_chart(path: str | os.PathLike, summary: Summary, metrics: Sequence[str] | None = None,

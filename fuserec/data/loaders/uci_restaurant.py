@@ -111,6 +111,17 @@ def _side_table(path: Path, key: str, columns: list[str], known: set[str], side:
     return table[mask]
 
 
+def _add_token_seqs(path: Path, specs: dict[str, tuple[str, str]], key: str, side: str, known: set[str],
+                    feats: pd.DataFrame, fields: list[FieldSpec], warnings_: list[str]) -> None:
+    """Add one multi-valued field per ``name: (file, column)`` of ``specs`` (one row per value in the file)."""
+    for name, (file, col) in specs.items():
+        table = _side_table(path / file, key, [col], known, side, warnings_)
+        if table is not None:
+            lists = group_tokens(table, key, col).reindex(feats.index)
+            feats[name] = [v if isinstance(v, list) else [] for v in lists]
+            fields.append(FieldSpec(name, "token_seq", side))
+
+
 def _lower_words(value) -> str:
     return str(value).replace("_", " ").strip().lower() if isinstance(value, str) else ""
 
@@ -127,13 +138,8 @@ def _items(path: Path, known: set[str], warnings_: list[str], fields: list[Field
             fields.append(FieldSpec(col, "token", "item"))
         feats["city"] = geo["city"].map(normalise_city).reindex(feats.index)
         fields.append(FieldSpec("city", "token", "item"))
-    seqs = {"cuisine": ("chefmozcuisine.csv", "Rcuisine"), "payment": ("chefmozaccepts.csv", "Rpayment")}
-    for name, (file, col) in seqs.items():
-        table = _side_table(path / file, "placeID", [col], known, "item", warnings_)
-        if table is not None:
-            lists = group_tokens(table, "placeID", col).reindex(feats.index)
-            feats[name] = [v if isinstance(v, list) else [] for v in lists]
-            fields.append(FieldSpec(name, "token_seq", "item"))
+    _add_token_seqs(path, {"cuisine": ("chefmozcuisine.csv", "Rcuisine"), "payment": ("chefmozaccepts.csv", "Rpayment")},
+                    "placeID", "item", known, feats, fields, warnings_)
     parking = _side_table(path / "chefmozparking.csv", "placeID", ["parking_lot"], known, "item", warnings_)
     if parking is not None:
         lots = parking.dropna(subset=["parking_lot"])
@@ -182,11 +188,6 @@ def _users(path: Path, known: set[str], warnings_: list[str], fields: list[Field
         for col in USER_FLOATS:
             feats[col] = profile[col].astype(np.float64).reindex(feats.index)
             fields.append(FieldSpec(col, "float", "user"))
-    seqs = {"cuisine": ("usercuisine.csv", "Rcuisine"), "payment": ("userpayment.csv", "Upayment")}
-    for name, (file, col) in seqs.items():
-        table = _side_table(path / file, "userID", [col], known, "user", warnings_)
-        if table is not None:
-            lists = group_tokens(table, "userID", col).reindex(feats.index)
-            feats[name] = [v if isinstance(v, list) else [] for v in lists]
-            fields.append(FieldSpec(name, "token_seq", "user"))
+    _add_token_seqs(path, {"cuisine": ("usercuisine.csv", "Rcuisine"), "payment": ("userpayment.csv", "Upayment")},
+                    "userID", "user", known, feats, fields, warnings_)
     return feats

@@ -110,10 +110,11 @@ def collapse_section(result: AblationResult) -> list[Section]:
     """Mean pairwise cosine of z (``valid_z_cos_user`` / ``valid_z_cos_item``, recorded at every
     validation evaluation, i.e. every epoch with the default ``train.eval_every = 1``): a table at
     the first, best and last epoch (mean ± std over seeds) and a per-epoch plot of the first seed."""
-    from fuserec.train.plots import plot_curves
+    from fuserec.report.plots import panel_curves
 
     keys = ("valid_z_cos_user", "valid_z_cos_item")
-    table_rows, series, n_epochs = [], {}, 0
+    table_rows, n_epochs = [], 0
+    panels: dict[str, dict[str, list[float]]] = {"users": {}, "items": {}}
     for v in result.variants:
         per_seed = []
         for seed in result.seeds:
@@ -143,14 +144,13 @@ def collapse_section(result: AblationResult) -> list[Section]:
         _, rows, _ = per_seed[0]
         for key in keys:
             if any(key in r for r in rows):
-                series[f"{v.name} {key.split('_')[-1]}"] = [r.get(key, float("nan")) for r in rows]
+                panels[key.split("_")[-1] + "s"][v.name] = [r.get(key, float("nan")) for r in rows]
         n_epochs = max(n_epochs, len(rows))
     if not table_rows:
         return []
-    epochs = list(range(1, n_epochs + 1))
-    series = {k: list(vals) + [float("nan")] * (n_epochs - len(vals)) for k, vals in series.items()}
     path = Path(result.out_dir) / "plots" / "collapse_watch.png"
-    plot_curves(path, epochs, series, f"mean pairwise cosine of z per epoch (seed {result.seeds[0]})", "cosine")
+    panel_curves(path, range(1, n_epochs + 1), panels,
+                 f"mean pairwise cosine of z per epoch (seed {result.seeds[0]})", "cosine")
     headers = ["variant", "n", "epochs (mean)"] + [f"{k.split('_')[-1]} cos @{p}" for k in keys
                                                   for p in ("first", "best", "last")]
     text = ("Mean pairwise cosine of the normalised reduced vectors z = normalize(Σ_f R_f(e_f)) over a fixed "
