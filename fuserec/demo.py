@@ -214,15 +214,13 @@ def _save_npy(path: Path, matrix: np.ndarray) -> None:
 
 def _swing(dataset: Dataset, out: Path, seed: int, log: Callable[[str], None]) -> list[str]:
     """SWING of both sides with the parameters of ``dlrrec``'s defaults (the neighbours it samples)."""
-    from fuserec.graph.swing import SwingParams, swing_cached
+    from fuserec.graph.swing import swing_cached
     from fuserec.models.dlrm.variants import DLRRECConfig
 
     cfg = DLRRECConfig(seed=seed)
     lines = []
     for side in ("item", "user"):
-        params = SwingParams(side=side, topk=cfg.swing_topk, alpha=cfg.swing_alpha, alpha1=cfg.swing_alpha1,
-                             beta=cfg.swing_beta, max_users_per_item=cfg.swing_max_degree,
-                             max_items_per_user=cfg.swing_max_degree, seed=cfg.seed)
+        params = cfg.swing_params(side)
         start = time.perf_counter()
         result = swing_cached(dataset, params, out / "swing" / f"{side}_{side}.npz")
         degrees = np.asarray(result.degrees)

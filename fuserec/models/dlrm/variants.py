@@ -118,6 +118,15 @@ class DLRRECConfig(ReducedDLRMConfig):
         check_range(self.swing_topk, "model.swing_topk", 1)
         check_range(self.swing_max_degree, "model.swing_max_degree", 0)
 
+    def swing_params(self, side: str):
+        """SWING's :class:`~fuserec.graph.swing.SwingParams` for the ``side`` ("item" or "user")
+        neighbours that the contrastive terms sample."""
+        from fuserec.graph.swing import SwingParams
+
+        return SwingParams(side=side, topk=self.swing_topk, alpha=self.swing_alpha, alpha1=self.swing_alpha1,
+                           beta=self.swing_beta, max_users_per_item=self.swing_max_degree,
+                           max_items_per_user=self.swing_max_degree, seed=self.seed)
+
 
 @register_model("dlrrec", "DLRREC: DLRM with co-trained reduction of text vectors + SwING-InfoNCE (user-user, item-item)")
 class DLRREC(DLRMRecommender):
@@ -162,14 +171,11 @@ class DLRREC(DLRMRecommender):
         return mat
 
     def _swing(self, positives: sp.csr_matrix, side: str):
-        from fuserec.graph.swing import swing
+        from fuserec.graph.swing import swing_from_params
 
-        cfg = self.cfg
-        result = swing(positives, side=side, topk=cfg.swing_topk, alpha=cfg.swing_alpha, alpha1=cfg.swing_alpha1,
-                       beta=cfg.swing_beta, max_users_per_item=cfg.swing_max_degree,
-                       max_items_per_user=cfg.swing_max_degree, seed=cfg.seed)
+        result = swing_from_params(positives, self.cfg.swing_params(side))
         log.info("SWING %s-%s: %.1f%% of %ss have neighbours (top-%d)", side, side, 100 * result.coverage(),
-                 side, cfg.swing_topk)
+                 side, self.cfg.swing_topk)
         return result
 
     # ------------------------------------------------------------------ sampling state
