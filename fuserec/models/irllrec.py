@@ -161,7 +161,8 @@ class IRLLRec(RLMRecCon):
     # ------------------------------------------------------------------ hooks
     @torch.no_grad()
     def on_step_end(self, step: int) -> None:
-        """EMA update of the teacher: θ_m ← m θ_m + (1 − m) θ."""
+        """Count the step (warm-up ramp), then the EMA update of the teacher: θ_m ← m θ_m + (1 − m) θ."""
+        super().on_step_end(step)
         if self.intent_teacher is None:
             return
         m = self.cfg.momentum
@@ -196,7 +197,7 @@ class IRLLRec(RLMRecCon):
             z_teacher = self.intent_teacher(intent_rows)
         return soft_target_cross_entropy(z, z_teacher, self.cfg.itm_temperature)
 
-    def extra_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
+    def text_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         nodes: BatchNodes = self.batch_nodes(batch)
         terms: dict[str, torch.Tensor] = {}
