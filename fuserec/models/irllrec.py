@@ -25,9 +25,9 @@ backbone's (``cl`` for SimGCL). (The reference code multiplies L_trans by λ_tra
 inside the mix; at λ_trans·λ_itm ≈ 5e-8 either way it is negligible.)
 
 Text-side nodes: ``text_mode: batch`` (default) projects only the batch's unique nodes (plus
-sampled negatives) and computes L_trans / L_itm over them, each InfoNCE against at most ``n_negatives`` candidates
-(the positive counted once); ``full`` projects all N nodes and
-computes L_trans over the N × N similarity and L_itm over all nodes (the reference computation,
+sampled negatives) and computes L_trans over them, each InfoNCE against at most
+``n_negatives`` candidates (the positive counted once), and L_itm over a sample of at most
+``itm_nodes`` of them; ``full`` projects all N nodes and computes L_trans over the N × N similarity and L_itm over all nodes (the reference computation,
 done here in row chunks so that memory stays bounded). Without the intent tower
 (``use_intent_tower: false``) r is replaced by e.
 """
@@ -73,6 +73,7 @@ class IRLLRecConfig(TextAlignConfig):
     trans_target: Literal["e", "r"] = "e"
     itm_weight: float = 1e-4
     itm_temperature: float = 1.0
+    itm_nodes: int = 256
     itm_mix_itm: float = 0.6
     itm_mix_trans: float = 0.4
     momentum: float = 0.999
@@ -84,6 +85,7 @@ class IRLLRecConfig(TextAlignConfig):
     def validate(self) -> None:
         super().validate()
         check_range(self.n_intents, "model.n_intents", 1)
+        check_range(self.itm_nodes, "model.itm_nodes", 0)
         for key in ("pair_weight", "trans_weight", "itm_weight", "itm_mix_itm", "itm_mix_trans"):
             check_range(getattr(self, key), f"model.{key}", 0.0)
         for key in ("pair_temperature", "trans_temperature", "itm_temperature"):
@@ -191,8 +193,17 @@ class IRLLRec(RLMRecCon):
         inside[cand] = True
         return info_nce_shared(z_noisy, x_noisy, x_noisy[cand], inside, tau)
 
-    def itm_term(self, z: torch.Tensor, intent_rows: torch.Tensor) -> torch.Tensor:
-        """Unweighted L_itm: the teacher's softmax over d distilled into the student's (z (Q, d))."""
+    def itm_term(self, z: torch.Tensor, intent_rows: torch.Tensor, nodes: BatchNodes) -> torch.Tensor:
+        """Unweighted L_itm: the teacher's softmax over d distilled into the student's.
+
+        Args:
+            z: (Q, d) student projections of ``intent_rows`` (Q, D_t).
+        Batch mode averages over a uniform sample of at most ``itm_nodes`` of the Q rows (an
+        unbiased estimate of the mean over all of them), so that the teacher projects only those.
+        """
+        if not nodes.full and self.cfg.itm_nodes > 0:
+            keep = self._at_most(torch.arange(len(z), device=z.device), self.cfg.itm_nodes)
+            z, intent_rows = z[keep], intent_rows[keep]
         with torch.no_grad():
             z_teacher = self.intent_teacher(intent_rows)
         return soft_target_cross_entropy(z, z_teacher, self.cfg.itm_temperature)
@@ -219,5 +230,5 @@ class IRLLRec(RLMRecCon):
             w = cfg.trans_weight + (cfg.itm_weight * cfg.itm_mix_trans if cfg.use_itm else 0.0)
             terms["trans"] = w * trans
         if cfg.use_itm:
-            terms["itm"] = cfg.itm_weight * cfg.itm_mix_itm * self.itm_term(z, intent_rows)
+            terms["itm"] = cfg.itm_weight * cfg.itm_mix_itm * self.itm_term(z, intent_rows, nodes)
         return terms
