@@ -12,6 +12,7 @@ beside the wall time: with one thread it is close to what the case takes on an i
     python benchmarks/bench_irllrec.py                 # all cases → benchmarks/results/irllrec.{json,md}
     python benchmarks/bench_irllrec.py --cases lightgcn --epochs 5
     python benchmarks/bench_irllrec.py --profile irllrec_ref   # torch.profiler table of a few batches
+    python benchmarks/bench_irllrec.py --breakdown irllrec_384  # ms per batch with parts switched off
 """
 
 from __future__ import annotations
@@ -171,19 +172,72 @@ def run_case(name: str, threads: int, batch_size: int, profile: bool = False) ->
     }
 
 
+#: what --breakdown switches off, cumulatively from the full model down to the bare backbone
+BREAKDOWN = [
+    ("full model", {}),
+    ("without the intent tower (r = e)", {"use_intent_tower": False}),
+    ("... and without L_pair, L_trans, L_itm (RLMRec-Con)", {"use_intent_tower": False, "use_pair": False,
+                                                            "use_trans": False, "use_itm": False}),
+    ("... and without L_kd (LightGCN)", {"use_intent_tower": False, "use_pair": False, "use_trans": False,
+                                        "use_itm": False, "use_kd": False}),
+]
+
+
+def breakdown_case(name: str, threads: int, batch_size: int, n_batches: int = 7) -> dict:
+    """Median ms per training batch (the first one dropped) as parts of the model are switched off."""
+    import torch
+
+    from fuserec.config import from_dict
+    from fuserec.data import load_dataset
+    from fuserec.models import get_model
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    torch.set_num_threads(threads)
+    spec = CASES[name]
+    dataset = load_dataset(SOURCE)
+    batches = epoch_batches(dataset, batch_size, 0)
+    per_epoch = len(batches)
+    batches = batches[:n_batches]
+    rows = []
+    for label, off in BREAKDOWN:
+        torch.manual_seed(0)
+        cls = get_model("irllrec")
+        model = cls(dataset, from_dict(cls.Config, {**spec["cfg"], **off}))
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        times = []
+        for step, b in enumerate(batches):
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            model.loss(b)["loss"].backward()
+            opt.step()
+            model.on_step_end(step)
+            times.append(time.perf_counter() - t0)
+        rows.append({"parts": label, "ms_per_batch": 1e3 * statistics.median(times[1:])})
+    return {"case": name, "breakdown": rows, "threads": threads, "loadavg": os.getloadavg(),
+            "batches_per_epoch": per_epoch}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="*", default=list(CASES))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=4096)
     ap.add_argument("--profile", nargs="*", default=None, help="profile these cases instead of timing them")
+    ap.add_argument("--breakdown", nargs="*", default=None,
+                    help="ms per batch of these IRLLRec cases with the intent tower, then the intent terms, "
+                         "then L_kd switched off (written to OUT_breakdown.md)")
     ap.add_argument("--case", help=argparse.SUPPRESS)          # child process mode
     ap.add_argument("--out", default=str(RESULTS / "irllrec"))
     args = ap.parse_args(argv)
+    if args.case and args.breakdown is not None:
+        print(json.dumps(breakdown_case(args.case, args.threads, args.batch_size)))
+        return 0
     if args.case:
         print(json.dumps(run_case(args.case, args.threads, args.batch_size, profile=bool(args.profile is not None))))
         return 0
     profiling = args.profile is not None
+    if args.breakdown is not None:
+        return run_breakdown(args)
     cases = args.profile if profiling else args.cases
     results = []
     for name in cases:
@@ -224,6 +278,36 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['target'] or ''} |")
     atomic_write_text(out.with_name(out.name + "_table.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
+    return 0
+
+
+def run_breakdown(args: argparse.Namespace) -> int:
+    """``--breakdown``: one child process per case, a table per case in OUT_breakdown.md."""
+    from fuserec.io import atomic_write_text
+
+    sections = []
+    for name in args.breakdown or ["irllrec_384"]:
+        if CASES[name]["model"] != "irllrec":
+            print(f"--breakdown applies to irllrec cases, not {name}", file=sys.stderr)
+            return 2
+        cmd = [sys.executable, __file__, "--case", name, "--breakdown", "--threads", str(args.threads),
+               "--batch-size", str(args.batch_size)]
+        print(f"[bench] breakdown {name} ...", flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        lines = [f"## {name} ({res['threads']} thread(s), load {res['loadavg'][0]:.2f})", "",
+                 f"| parts | ms per batch (median of 6) | s per epoch (× {res['batches_per_epoch']} batches) |",
+                 "|---|---:|---:|"]
+        lines += [f"| {r['parts']} | {r['ms_per_batch']:.0f} | "
+                  f"{res['batches_per_epoch'] * r['ms_per_batch'] / 1e3:.1f} |"
+                  for r in res["breakdown"]]
+        sections.append("\n".join(lines))
+        print(sections[-1], flush=True)
+    out = Path(args.out)
+    atomic_write_text(out.with_name(out.name + "_breakdown.md"), "\n\n".join(sections) + "\n")
     return 0
 
 

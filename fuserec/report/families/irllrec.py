@@ -3,11 +3,14 @@
 Variants, all with the spec's training defaults (batch 4096, validate every 3 epochs on
 recall@20, patience 5; Adam lr 1e-3, d 32, L 3, K 128 are the models' own defaults), and every
 graph variant with ``model.aggregation: sum``, the RLMRec / IRLLRec reference implementation's
-layer aggregation. (With the models' default ``mean`` the embeddings are 1/(L+1) as large, and on
-MovieLens-100K the cosine InfoNCE terms then dominate Adam's updates: RLMRec-Con's BPR loss stays
-at ln 2 for 15 epochs and its recall@20 stays near 0.04, against 0.25 with ``sum`` after 6 epochs.)
+layer aggregation and the text-aligned models' default, so that ``lightgcn`` is the same backbone
+as theirs. (With ``mean`` the embeddings are 1/(L+1) as large, and the cosine InfoNCE terms then
+set Adam's steps: see :mod:`fuserec.models.rlmrec_con`.)
 
-* ``mf`` (reference, BPR-MF) and ``lightgcn`` (the backbone alone): always offered;
+* ``mf`` (reference, BPR-MF) and ``lightgcn`` (the backbone alone, the reference code's Xavier
+  init): always offered;
+* ``lightgcn-normal``: LightGCN from the text models' N(0, 0.1²) init, i.e. exactly their
+  backbone, so that it is the control of rlmrec_con / irllrec (datasets with text only);
 * ``rlmrec_con``: LightGCN + L_kd with profiles from ``text:template``;
 * ``irllrec``: the full model (``text_mode: batch``; profiles and intents from ``text:template``);
 * ``irllrec-intent_tower`` / ``-pair`` / ``-trans`` / ``-itm`` / ``-kd``: the full model without
@@ -44,7 +47,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "train.monitor": "recall@20",
 }
 
-#: layer aggregation of the graph variants (RLMRec / IRLLRec reference code; see the module docstring)
+#: layer aggregation of every graph variant, lightgcn included (the text models' default; see the module docstring)
 GRAPH_DEFAULTS: dict[str, Any] = {"model.aggregation": "sum"}
 
 #: ablation switch of each IRLLRec component (variant suffix → config key)
@@ -112,6 +115,7 @@ def irllrec_variants(source: str | None, args: argparse.Namespace | None = None,
                     "the text variants (rlmrec_con, irllrec and its ablations) are skipped, "
                     "only mf and lightgcn are trained", dataset.name)
         return variants
+    variants.append(Variant("lightgcn-normal", {**graph, "model.init": "normal"}, "lightgcn"))
     variants.append(Variant("rlmrec_con", dict(profile), "rlmrec_con"))
     variants.append(Variant("irllrec", dict(text), "irllrec"))
     for suffix, key in COMPONENTS.items():
