@@ -15,7 +15,7 @@ from fuserec.report.ablation import get_ablation, run_ablation
 from fuserec.report.families.irllrec import has_text_side, irllrec_variants
 from train_toys import clustered_interactions
 
-ALL_TEXT = ["mf", "lightgcn", "lightgcn-normal", "rlmrec_con", "irllrec", "irllrec-intent_tower", "irllrec-pair", "irllrec-trans",
+ALL_TEXT = ["mf", "lightgcn", "rlmrec_con", "irllrec", "irllrec-intent_tower", "irllrec-pair", "irllrec-trans",
             "irllrec-itm", "irllrec-kd", "irllrec-simgcl"]
 
 
@@ -35,16 +35,13 @@ def test_text_dataset_gets_every_variant_with_the_spec_defaults():
     variants = irllrec_variants(None, dataset=ds)
     assert [v.name for v in variants] == ALL_TEXT
     by_name = {v.name: v for v in variants}
-    assert [by_name[n].model for n in ALL_TEXT] == ["mf", "lightgcn", "lightgcn", "rlmrec_con"] + ["irllrec"] * 7
+    assert [by_name[n].model for n in ALL_TEXT] == ["mf", "lightgcn", "rlmrec_con"] + ["irllrec"] * 7
     for v in variants:
         o = dict(v.overrides)
         assert (o["train.eval_every"], o["train.patience"], o["train.monitor"]) == (3, 5, "recall@20")
     assert "model.aggregation" not in by_name["mf"].overrides
     for v in variants[1:]:                              # every graph variant: the reference's sum aggregation
         assert v.overrides["model.aggregation"] == "sum"
-    # the control: lightgcn-normal is the text models' backbone exactly (their default init)
-    assert by_name["lightgcn-normal"].overrides["model.init"] == "normal"
-    assert "model.init" not in by_name["lightgcn"].overrides
     assert by_name["rlmrec_con"].overrides["model.profile_source"] == "text:template"
     full = dict(by_name["irllrec"].overrides)
     assert (full["model.intent_source"], full["model.text_mode"]) == ("text:template", "batch")

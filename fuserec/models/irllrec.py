@@ -163,8 +163,7 @@ class IRLLRec(RLMRecCon):
     # ------------------------------------------------------------------ hooks
     @torch.no_grad()
     def on_step_end(self, step: int) -> None:
-        """Count the step (warm-up ramp), then the EMA update of the teacher: θ_m ← m θ_m + (1 − m) θ."""
-        super().on_step_end(step)
+        """EMA update of the teacher: θ_m ← m θ_m + (1 − m) θ."""
         if self.intent_teacher is None:
             return
         m = self.cfg.momentum

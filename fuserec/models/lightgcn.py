@@ -40,7 +40,6 @@ class GraphConfig:
     than in shape: Xavier's bound sqrt(6 / (n + d)) shrinks with the number of rows n (entries
     ≈ 0.013 on Amazon-book), and that small start matters: LightGCN reaches test recall@20 ≈ 0.14
     on Amazon-book from Xavier but plateaus at 0.123 from N(0, 0.1²) (docs/results/irllrec).
-    The text-aligned models default to ``normal`` (see :mod:`fuserec.models.rlmrec_con`).
     """
 
     dim: int = 32

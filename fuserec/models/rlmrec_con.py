@@ -3,24 +3,22 @@
     e = backbone(e⁰)                                     CF embeddings, (N, d)
     f_s(s) = MLP(D_s → (D_s + d)/2 → d)(s)               projected profile embeddings, (N, d)
     L_kd = Σ_{g ∈ {users, pos, neg}} mean_b [ logsumexp_c cos(e_b, f_s(s)_c)/τ_kd − cos(e_b, f_s(s)_b)/τ_kd ]
-    L = L_bpr + λ_reg L_reg + w(t) λ_kd L_kd             (λ_kd 1e-2, τ_kd 0.2)
+    L = L_bpr + λ_reg L_reg + w λ_kd L_kd                (λ_kd 1e-2, τ_kd 0.2)
 
-w(t) = min(1, t / T_w) ramps the text-side terms in over the first T_w = ``align_warmup_steps``
-optimiser steps (default 100; t counts from 1; T_w = 0 switches the ramp off).
+w = min(1, (ē / ρ)²), with ē the mean norm of the batch's user embeddings e_u (detached) and
+ρ = ``align_gate_norm`` (default 1; 0 switches the gate off), gates every text-side term.
 
-Three defaults keep the cosine alignment terms from freezing BPR (measured in
-docs/results/irllrec/README.md): layers aggregated with ``sum`` (the reference code; LightGCN's
-own default is ``mean``), ego embeddings drawn from N(0, 0.1²) (LightGCN paper; the reference's
-Xavier init scales with 1/sqrt(n_users)), and the ramp. The reason: BPR's gradient on e grows
-with |e| while a cosine InfoNCE's gradient on its anchors grows with 1/|e|. ``mean`` and ``sum``
-rank identically (they differ by the factor L + 1), but with the smaller e the alignment terms
-set Adam's step sizes from the first step and BPR stays at ln 2 (RLMRec-Con on ML-100K with
-mean and Xavier init: bpr 0.693 after 8 epochs, valid recall@20 0.04). IRLLRec's L_pair anchors
-r are ≈ 0.1 |e| at the start, which needs the ramp as well (without it, bpr 0.691 after 8
-epochs on ML-100K; on Amazon-book even a 100-step ramp does not help with Xavier init).
-The price: LightGCN alone generalises better from the small Xavier start on Amazon-book (test
-recall@20 ≈ 0.14 against 0.123 from N(0, 0.1²)), so the text models start from a backbone
-setting that is not LightGCN's best there; ``--set model.init=xavier`` restores the reference.
+Why the gate (measured, docs/results/irllrec/README.md): BPR's gradient on e grows with |e|
+while a cosine InfoNCE's gradient on its anchors grows with 1/|e|, so their ratio goes as |e|².
+From the reference code's Xavier init (entries ≈ sqrt(2 / n_users), 0.013 on Amazon-book) the
+alignment terms set Adam's step sizes from the first batch, and BPR never leaves ln 2:
+RLMRec-Con with ``mean`` layers on ML-100K stays at bpr 0.693 for 8 epochs (valid recall@20
+0.04), and IRLLRec, whose L_pair anchors r are ≈ 0.1 |e| at the start, stays at 0.691 even with
+``sum`` layers. The gate multiplies the terms by the |e|² that their gradients lack until the
+CF embeddings have grown to norm ρ, then leaves the paper's λ unchanged; with it IRLLRec trains
+from Xavier on ML-100K (text) and on Amazon-book (random text vectors). Layers are aggregated
+with ``sum`` by default here (the reference code; LightGCN's own default is ``mean``), which
+makes e L + 1 times larger and the gate open sooner.
 
 Candidates c of each group (``text_mode`` / ``negatives``):
 
@@ -61,13 +59,12 @@ class TextAlignConfig(GraphConfig):
     negatives: ``batch`` (candidates from the batch's own nodes) or ``sampled`` (random nodes of
     the side). n_negatives: M, the most candidates per InfoNCE in batch mode.
     text_seed: seed of ``random:`` sources. chunk_size: rows per InfoNCE chunk (bounds memory).
-    use_kd: keep L_kd (ablation switch). align_warmup_steps: T_w, the optimiser steps over
-    which the text-side terms ramp linearly from 0 to their full weight (0: no ramp).
-    aggregation defaults to ``sum`` and init to ``normal`` here (see the module docstring for why).
+    use_kd: keep L_kd (ablation switch). align_gate_norm: ρ of the gate
+    w = min(1, (mean |e_u| / ρ)²) on the text-side terms (0: no gate).
+    aggregation defaults to ``sum`` here (see the module docstring for why).
     """
 
     aggregation: Literal["mean", "sum"] = "sum"
-    init: Literal["xavier", "normal"] = "normal"
 
     profile_source: str = "text:template"
     kd_weight: float = 1e-2
@@ -78,11 +75,11 @@ class TextAlignConfig(GraphConfig):
     text_seed: int = 0
     chunk_size: int = 1024
     use_kd: bool = True
-    align_warmup_steps: int = 100
+    align_gate_norm: float = 1.0
 
     def validate(self) -> None:
         super().validate()
-        check_range(self.align_warmup_steps, "model.align_warmup_steps", 0)
+        check_range(self.align_gate_norm, "model.align_gate_norm", 0.0)
         check_range(self.kd_weight, "model.kd_weight", 0.0)
         check_range(self.kd_temperature, "model.kd_temperature", 0.0, low_inclusive=False)
         check_range(self.n_negatives, "model.n_negatives", 1)
@@ -127,8 +124,6 @@ class RLMRecCon(LightGCN):
             prof = self._text(dataset, "profile", self.cfg.profile_source, "model.profile_source")
             self.profile = prof.stacked()
             self.profile_proj = projector(prof.dim, self.cfg.dim)
-        # optimiser steps taken, for the warm-up ramp w(t); a buffer, so checkpoints resume it
-        self.register_buffer("align_step", torch.zeros((), dtype=torch.long))
 
     def _text(self, dataset: Dataset, kind: str, source: str, key: str) -> TextEmbeddings:
         given = self.text_inputs.pop(kind, None)
@@ -208,20 +203,22 @@ class RLMRecCon(LightGCN):
         targets = self.profile_proj(self.rows(profile, nodes))                    # (Q, d)
         return self.align(out.final[nodes.groups], targets, nodes, self.cfg.kd_temperature)
 
-    def warmup_factor(self) -> float:
-        """w(t) = min(1, t / T_w) for the step about to be taken (t = steps taken + 1)."""
-        steps = self.cfg.align_warmup_steps
-        return 1.0 if steps <= 0 else min(1.0, (int(self.align_step) + 1) / steps)
-
-    def on_step_end(self, step: int) -> None:
-        """Count the optimiser step (drives :meth:`warmup_factor`)."""
-        self.align_step += 1
+    def align_gate(self, users: torch.Tensor, out: BackboneOutput) -> torch.Tensor:
+        """w = min(1, (ē / ρ)²), ē the mean norm of e at ``users`` (B,); a detached scalar."""
+        rho = self.cfg.align_gate_norm
+        if rho <= 0:
+            return out.final.new_ones(())
+        with torch.no_grad():
+            mean_norm = out.final[users].norm(dim=1).mean()
+            return (mean_norm / rho).square().clamp(max=1.0)
 
     def extra_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
-        """The text-side terms of :meth:`text_terms`, each scaled by the warm-up factor w(t)."""
+        """The text-side terms of :meth:`text_terms`, each multiplied by the gate w (logged so)."""
         terms = self.text_terms(batch, out)
-        w = self.warmup_factor()
-        return terms if w == 1.0 else {name: w * value for name, value in terms.items()}
+        if not terms:
+            return terms
+        w = self.align_gate(batch["users"], out)
+        return {name: w * value for name, value in terms.items()}
 
     def text_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
         """Weighted text-side terms at full weight: here ``kd``."""

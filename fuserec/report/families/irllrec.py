@@ -7,10 +7,8 @@ layer aggregation and the text-aligned models' default, so that ``lightgcn`` is 
 as theirs. (With ``mean`` the embeddings are 1/(L+1) as large, and the cosine InfoNCE terms then
 set Adam's steps: see :mod:`fuserec.models.rlmrec_con`.)
 
-* ``mf`` (reference, BPR-MF) and ``lightgcn`` (the backbone alone, the reference code's Xavier
-  init): always offered;
-* ``lightgcn-normal``: LightGCN from the text models' N(0, 0.1²) init, i.e. exactly their
-  backbone, so that it is the control of rlmrec_con / irllrec (datasets with text only);
+* ``mf`` (reference, BPR-MF) and ``lightgcn`` (the backbone alone, exactly the text models'
+  backbone): always offered;
 * ``rlmrec_con``: LightGCN + L_kd with profiles from ``text:template``;
 * ``irllrec``: the full model (``text_mode: batch``; profiles and intents from ``text:template``);
 * ``irllrec-intent_tower`` / ``-pair`` / ``-trans`` / ``-itm`` / ``-kd``: the full model without
@@ -115,7 +113,6 @@ def irllrec_variants(source: str | None, args: argparse.Namespace | None = None,
                     "the text variants (rlmrec_con, irllrec and its ablations) are skipped, "
                     "only mf and lightgcn are trained", dataset.name)
         return variants
-    variants.append(Variant("lightgcn-normal", {**graph, "model.init": "normal"}, "lightgcn"))
     variants.append(Variant("rlmrec_con", dict(profile), "rlmrec_con"))
     variants.append(Variant("irllrec", dict(text), "irllrec"))
     for suffix, key in COMPONENTS.items():
