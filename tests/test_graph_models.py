@@ -463,3 +463,31 @@ def test_lightgcn_trains_end_to_end_through_the_trainer(tmp_path):
     assert result.epochs_run == 4
     # chance level for recall@10 with 60 items is ~0.17; the blocks have 15 items each
     assert result.test["recall@10"] > 0.4
+
+
+# ---------------------------------------------------------------------- gate of the text-side terms
+@pytest.mark.parametrize("name", ["rlmrec_con", "irllrec"])
+@pytest.mark.parametrize("rho", [0.05, 1.0, 50.0])
+def test_text_terms_are_gated_by_the_squared_mean_user_norm(name, rho):
+    ds = tiny_dataset(n_users=6, n_items=12, per_user=4)
+    batch = covering_batch(ds)
+    # the same parameters with and without the gate (ρ = 0 switches it off); text terms drawn
+    # with the same seed, so that the noisy L_trans matches as well
+    text = TEXT if name == "irllrec" else {"profile_source": TEXT["profile_source"]}
+    gated, plain = (build(name, ds, dim=8, layers=2, align_gate_norm=r, **text) for r in (rho, 0.0))
+    with torch.no_grad():
+        gated.ego_emb.mul_(0.3)
+        plain.load_state_dict(gated.state_dict())
+    torch.manual_seed(1)
+    got = gated.loss(batch)
+    torch.manual_seed(1)
+    want = plain.loss(batch)
+    e = plain.propagate().final.detach()
+    w = min(1.0, float(e[batch["users"]].norm(dim=1).mean() / rho) ** 2)
+    text_terms = [k for k in want if k not in ("loss", "bpr", "reg")]
+    assert text_terms and (name == "rlmrec_con" or {"kd", "pair", "trans", "itm"} <= set(text_terms))
+    for k in text_terms:
+        assert torch.allclose(got[k], w * want[k], rtol=1e-5), k
+    for k in ("bpr", "reg"):
+        assert torch.allclose(got[k], want[k])
+    assert (w == 1.0) == (rho == 0.05)             # the tiny ρ opens the gate fully, the others do not
