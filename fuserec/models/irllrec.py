@@ -27,8 +27,9 @@ inside the mix; at λ_trans·λ_itm ≈ 5e-8 either way it is negligible.)
 Text-side nodes: ``text_mode: batch`` (default) projects only the batch's unique nodes (plus
 sampled negatives) and computes L_trans over them, each InfoNCE against at most
 ``n_negatives`` candidates (the positive counted once), and L_itm over a sample of at most
-``itm_nodes`` of them; ``full`` projects all N nodes and computes L_trans over the N × N similarity and L_itm over all nodes (the reference computation,
-done here in row chunks so that memory stays bounded). Without the intent tower
+``itm_nodes`` of them; ``full`` projects all N nodes and computes L_trans over the N × N
+similarity and L_itm over all nodes (the reference computation, done here in row chunks so
+that memory stays bounded). Without the intent tower
 (``use_intent_tower: false``) r is replaced by e.
 """
 
@@ -208,6 +209,8 @@ class IRLLRec(RLMRecCon):
         return soft_target_cross_entropy(z, z_teacher, self.cfg.itm_temperature)
 
     def text_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
+        """Weighted text-side terms at full weight (the gate is applied by the caller): ``kd``,
+        ``pair``, ``trans``, ``itm``, each only when switched on."""
         cfg = self.cfg
         nodes: BatchNodes = self.batch_nodes(batch)
         terms: dict[str, torch.Tensor] = {}
