@@ -243,12 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in cases:
         cmd = [sys.executable, __file__, "--case", name, "--threads", str(args.threads),
                "--batch-size", str(args.batch_size)] + (["--profile"] if profiling else [])
-        print(f"[bench] {name} ...", flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return proc.returncode
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res = run_child(cmd, name)
+        if isinstance(res, int):
+            return res
         results.append(res)
         if profiling:
             print(res["table"])
@@ -281,6 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run_child(cmd: list[str], label: str) -> dict | int:
+    """Run one case in a child process: its JSON result, or its exit code when it failed."""
+    print(f"[bench] {label} ...", flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return proc.returncode
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def run_breakdown(args: argparse.Namespace) -> int:
     """``--breakdown``: one child process per case, a table per case in OUT_breakdown.md."""
     from fuserec.io import atomic_write_text
@@ -292,12 +299,9 @@ def run_breakdown(args: argparse.Namespace) -> int:
             return 2
         cmd = [sys.executable, __file__, "--case", name, "--breakdown", "--threads", str(args.threads),
                "--batch-size", str(args.batch_size)]
-        print(f"[bench] breakdown {name} ...", flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return proc.returncode
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res = run_child(cmd, f"breakdown {name}")
+        if isinstance(res, int):
+            return res
         lines = [f"## {name} ({res['threads']} thread(s), load {res['loadavg'][0]:.2f})", "",
                  f"| parts | ms per batch (median of 6) | s per epoch (× {res['batches_per_epoch']} batches) |",
                  "|---|---:|---:|"]
