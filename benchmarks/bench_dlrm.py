@@ -84,6 +84,27 @@ def summary(times: list[float], batch: int) -> dict:
             "examples_per_s": batch / med}
 
 
+def time_train_and_infer(model, forward, opt, batches, warmup: int) -> dict:
+    """Time BCE training steps, then no-grad forward passes; ``forward(batch)`` gives the (B,) logits."""
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def train_step(b):
+        loss = loss_fn(forward(b), b["labels"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer_step(b):
+        with torch.no_grad():
+            forward(b)
+
+    model.train()
+    train = summary(time_loop(train_step, batches, warmup), BATCH)
+    model.eval()
+    infer = summary(time_loop(infer_step, batches, warmup), BATCH)
+    return {"train": train, "infer": infer}
+
+
 # ---------------------------------------------------------------------- fuserec
 def fuserec_model(sparse: bool):
     sys.path.insert(0, str(ROOT))
@@ -110,27 +131,12 @@ def run_fuserec(batches, threads: int, warmup: int, sparse: bool) -> dict:
     torch.manual_seed(0)
     model = fuserec_model(sparse)
     opt = torch.optim.Adagrad(model.parameters(), lr=0.01)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     arange = torch.arange(BATCH)
     tb = [{"dense": torch.from_numpy(b["dense"]), "ids": [torch.from_numpy(r) for r in b["ids"]],
            "labels": torch.from_numpy(b["labels"])} for b in batches]
 
-    def train_step(b):
-        logits = model(b["dense"], [(ids, arange) for ids in b["ids"]])
-        loss = loss_fn(logits, b["labels"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    def infer_step(b):
-        with torch.no_grad():
-            model(b["dense"], [(ids, arange) for ids in b["ids"]])
-
-    model.train()
-    train = summary(time_loop(train_step, tb, warmup), BATCH)
-    model.eval()
-    infer = summary(time_loop(infer_step, tb, warmup), BATCH)
-    return {"train": train, "infer": infer}
+    return time_train_and_infer(model, lambda b: model(b["dense"], [(ids, arange) for ids in b["ids"]]),
+                                opt, tb, warmup)
 
 
 # ---------------------------------------------------------------------- torchrec (separate interpreter)
@@ -160,29 +166,13 @@ def run_torchrec(batches, threads: int, warmup: int, fused: bool) -> dict:
     else:
         params = list(model.parameters())
     opt = torch.optim.Adagrad(params, lr=0.01)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     lengths = torch.ones(N_SPARSE * BATCH, dtype=torch.int32)
     tb = [{"dense": torch.from_numpy(b["dense"]),
            "kjt": KeyedJaggedTensor.from_lengths_sync(keys=keys, values=torch.from_numpy(b["ids"].reshape(-1)),
                                                       lengths=lengths),
            "labels": torch.from_numpy(b["labels"])} for b in batches]
 
-    def train_step(b):
-        logits = model(b["dense"], b["kjt"]).squeeze(-1)
-        loss = loss_fn(logits, b["labels"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    def infer_step(b):
-        with torch.no_grad():
-            model(b["dense"], b["kjt"])
-
-    model.train()
-    train = summary(time_loop(train_step, tb, warmup), BATCH)
-    model.eval()
-    infer = summary(time_loop(infer_step, tb, warmup), BATCH)
-    return {"train": train, "infer": infer}
+    return time_train_and_infer(model, lambda b: model(b["dense"], b["kjt"]).squeeze(-1), opt, tb, warmup)
 
 
 def peak_rss_mb() -> float:
