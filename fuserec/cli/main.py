@@ -3,7 +3,9 @@
 Sub-commands are modules of :mod:`fuserec.cli` listed in :data:`COMMAND_MODULES`; each has a
 ``register(subparsers)`` function that adds its parser and sets ``func(args) -> int``.
 Errors the user can fix (:class:`fuserec.errors.FuserecError`) are printed as one line, exit 2;
-anything else is reported as an internal error, exit 1; ``--debug`` shows the traceback.
+anything else is reported as an internal error (one line), exit 1; ``--debug`` shows the traceback.
+Python warnings raised while a command runs (numpy's overflow warnings, say) are held back and
+shown after it succeeds, so that an error is never preceded by noise about the same input.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from fuserec import __version__
-from fuserec.errors import FuserecError
+from fuserec.errors import FuserecError, one_line
 
 #: sub-command modules, in the order ``fuserec --help`` lists them
 COMMAND_MODULES = [
@@ -67,12 +70,17 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     handler = _console_handler(logging.WARNING if args.quiet else logging.INFO)
+    held = warnings.catch_warnings(record=True)
+    caught = held.__enter__()
+    failed = True
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        failed = False
+        return code
     except FuserecError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc), limit=2000)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -80,10 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-              file=sys.stderr)
+        print(f"internal error: {type(exc).__name__}: {one_line(str(exc))} (run with --debug for the "
+              "traceback)", file=sys.stderr)
         return 1
     finally:
+        held.__exit__(None, None, None)
+        if not failed or args.debug:
+            for w in caught:
+                print(f"warning: {w.category.__name__}: {one_line(str(w.message))} "
+                      f"({w.filename}:{w.lineno})", file=sys.stderr)
         logging.getLogger().removeHandler(handler)
 
 

@@ -299,13 +299,26 @@ def _numeric_column(frame: pd.DataFrame, col: str, source: str, row_offset: int,
         return np.full(len(frame), np.nan, dtype=dtype)
     raw = frame[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    with np.errstate(over="ignore"):  # values beyond the target dtype's range (e.g. 1e308 as float32)
-        bad = ~np.isfinite(values) | ~np.isfinite(values.astype(dtype))
+    bad = unrepresentable(values, dtype)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{col} must be a finite number, got {raw.iloc[i]!r} "
-                        f"({int(bad.sum())} such rows)", source, field=col, row=i + row_offset)
+        raise DataError(f"{number_problem(col, raw.iloc[i], values[i], dtype)} ({int(bad.sum())} such rows)",
+                        source, field=col, row=i + row_offset)
     return values.astype(dtype)
+
+
+def unrepresentable(values: np.ndarray, dtype) -> np.ndarray:
+    """Mask of float64 ``values`` that are NaN/inf or overflow ``dtype`` (1e308 as float32)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return ~np.isfinite(values) | ~np.isfinite(values.astype(dtype))
+
+
+def number_problem(col: str, raw: Any, value: float, dtype) -> str:
+    """Why one cell failed :func:`unrepresentable`: "overflows float32" or "not a finite number"."""
+    if np.isfinite(value):
+        return (f"{col} {raw!r} overflows {np.dtype(dtype).name} (largest allowed: "
+                f"{float(np.finfo(dtype).max):.4g})")
+    return f"{col} must be a finite number, got {raw!r}"
 
 
 def _split_column(frame: pd.DataFrame, source: str, row_offset: int) -> np.ndarray:

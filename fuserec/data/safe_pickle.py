@@ -115,31 +115,87 @@ def load_sparse_pickle(path: str | os.PathLike) -> sp.coo_matrix:
     return _validated_coo(obj, path)
 
 
+#: the most rows or columns a pickled matrix may declare, whatever its file size (int32 indices)
+MAX_DIM = 2 ** 31 - 1
+
+
 def _validated_coo(obj, path: Path) -> sp.coo_matrix:
+    """Check the unpickled object's raw arrays (never calling its methods: a hand-made pickle can
+    hold an ``indptr`` that does not match its shape, and scipy would read past it) and rebuild a
+    fresh ``coo_matrix`` from them. The declared shape is bounded by :data:`MAX_DIM`; CSR/CSC
+    ``indptr`` must have rows + 1 (columns + 1) entries, and those are on disk, so a huge shape
+    cannot hide behind a small file here; a COO shape costs nothing to hold, and callers that
+    allocate per row or column bound it against the file (see :func:`check_declared_dims`)."""
     if not (isinstance(obj, sp.spmatrix) or (hasattr(sp, "sparray") and isinstance(obj, sp.sparray))):
         raise DataError(f"expected a pickled scipy.sparse matrix, found {type(obj).__name__}", path)
-    try:
-        shape = tuple(int(n) for n in obj.shape)
-        coo = obj.tocoo()
-        row = np.asarray(coo.row)
-        col = np.asarray(coo.col)
-        data = np.asarray(coo.data)
-    except Exception as exc:  # noqa: BLE001 - a hand-made pickle can leave the object inconsistent
-        raise DataError(f"the pickled sparse matrix is inconsistent ({type(exc).__name__}: {exc})", path) from None
-    if len(shape) != 2 or min(shape) < 0:
-        raise DataError(f"expected a 2-D matrix, got shape {shape}", path)
-    for name, arr in (("row", row), ("col", col)):
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise DataError(f"matrix {name} indices must be a 1-D integer array, got {arr.dtype}", path)
-    if data.dtype.kind not in "biuf" or data.ndim != 1:
-        raise DataError(f"matrix values must be numeric, got dtype {data.dtype}", path)
+    state = vars(obj)
+    shape = state.get("_shape")
+    if not (isinstance(shape, tuple) and len(shape) == 2
+            and all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape)):
+        raise DataError(f"expected a 2-D matrix shape, got {shape!r}", path, field="shape")
+    shape = (int(shape[0]), int(shape[1]))
+    if min(shape) < 0 or max(shape) > MAX_DIM:
+        raise DataError(f"declared shape {shape} is outside 0..{MAX_DIM:,} per dimension", path, field="shape")
+    data = _array(state, "data", path)
+    if data.dtype.kind not in "biuf":
+        raise DataError(f"matrix values must be numeric, got dtype {data.dtype}", path, field="data")
+    if isinstance(obj, (sp.coo_matrix, *( (sp.coo_array,) if hasattr(sp, "coo_array") else ()))):
+        coords = state.get("coords")
+        if coords is None:
+            coords = (state.get("row"), state.get("col"))
+        if not (isinstance(coords, tuple) and len(coords) == 2):
+            raise DataError("COO coordinates must be a (row, col) pair", path, field="coords")
+        row = _index_array({"row": coords[0]}, "row", path)
+        col = _index_array({"col": coords[1]}, "col", path)
+    else:
+        compressed_rows = isinstance(obj, (sp.csr_matrix, *((sp.csr_array,) if hasattr(sp, "csr_array") else ())))
+        major, minor = (shape[0], shape[1]) if compressed_rows else (shape[1], shape[0])
+        indptr = _index_array(state, "indptr", path)
+        indices = _index_array(state, "indices", path)
+        if len(indptr) != major + 1:
+            raise DataError(f"indptr has {len(indptr)} entries; the declared shape {shape} needs {major + 1}",
+                            path, field="indptr")
+        if indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():
+            raise DataError("indptr must rise from 0 to the number of stored entries", path, field="indptr")
+        if len(indices) != len(data):
+            raise DataError(f"matrix arrays disagree in length (indices {len(indices)}, data {len(data)})",
+                            path, field="indices")
+        majors = np.repeat(np.arange(major, dtype=np.int64), np.diff(indptr))
+        row, col = (majors, indices) if compressed_rows else (indices, majors)
     if not (len(row) == len(col) == len(data)):
         raise DataError(f"matrix arrays disagree in length (row {len(row)}, col {len(col)}, "
-                        f"data {len(data)})", path)
+                        f"data {len(data)})", path, field="data")
     for name, arr, n in (("row", row, shape[0]), ("col", col, shape[1])):
         if len(arr) and (arr.min() < 0 or arr.max() >= n):
-            raise DataError(f"matrix {name} index out of range [0, {n})", path)
+            raise DataError(f"matrix {name} index out of range [0, {n})", path, field=name)
     data = data.astype(np.float64)
     if not np.isfinite(data).all():
-        raise DataError("matrix values must be finite", path)
+        raise DataError("matrix values must be finite", path, field="data")
     return sp.coo_matrix((data, (row.astype(np.int64), col.astype(np.int64))), shape=shape)
+
+
+def _array(state: dict, name: str, path: Path) -> np.ndarray:
+    arr = state.get(name)
+    if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+        raise DataError(f"matrix {name} must be a 1-D array, got {type(arr).__name__}", path, field=name)
+    return arr
+
+
+def _index_array(state: dict, name: str, path: Path) -> np.ndarray:
+    arr = _array(state, name, path)
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"matrix {name} indices must be integers, got {arr.dtype}", path, field=name)
+    return arr.astype(np.int64, copy=False)
+
+
+def check_declared_dims(shape: tuple[int, int], entries: int, file_bytes: int, path: str | os.PathLike,
+                        per_byte: int = 8, slack: int = 65536) -> None:
+    """Refuse a declared ``(rows, cols)`` whose per-row/per-column allocations the files cannot
+    justify: each must be at most ``per_byte`` × the bytes on disk + ``slack`` (a real matrix
+    stores its users and items in its entries, ≥ 8 bytes each), before anything of that size is
+    allocated. ``entries`` is reported in the message."""
+    limit = per_byte * int(file_bytes) + slack
+    for name, n in zip(("rows (users)", "columns (items)"), shape):
+        if n > limit:
+            raise DataError(f"declared {n:,} {name} for {entries:,} stored entries in {file_bytes:,} bytes; "
+                            f"refusing more than {limit:,} (is the shape corrupt?)", path, field="shape")

@@ -24,7 +24,7 @@ import numpy as np
 from fuserec.config import check_range, from_dict, load_yaml
 from fuserec.data.dataset import Dataset
 from fuserec.data.splits import SplitConfig
-from fuserec.errors import ConfigError, DataError
+from fuserec.errors import ConfigError, DataError, reading
 
 #: format name -> (loader module, one-line description)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -102,6 +102,10 @@ def parse_source(source: str | DatasetConfig | dict) -> DatasetConfig:
     if text.endswith((".yaml", ".yml")) and Path(text).is_file():
         data = load_yaml(text)
         data = data.get("dataset", data)
+        if not isinstance(data, dict) or "format" not in data:
+            what = "is empty" if not data else "has no 'format' key"
+            raise ConfigError(f"dataset file {text} {what}; it must name a format (one of "
+                              f"{', '.join(FORMATS)}) and, except for synthetic, a path", "dataset.format")
         cfg = from_dict(DatasetConfig, data, prefix="dataset")
         if cfg.path and not Path(cfg.path).is_absolute():
             cfg.path = str((Path(text).parent / cfg.path))
@@ -135,7 +139,8 @@ def load_dataset(source: str | DatasetConfig | dict, *, split: bool = True) -> D
         raise DataError("no such file or folder", path)
     module = loader_module(cfg.format)
     options = _loader_options(module, cfg)
-    dataset = module.load(path, options)
+    with reading(path, f"{cfg.format} dataset"):  # any failure left in a loader: one line naming the path
+        dataset = module.load(path, options)
     if cfg.name:
         dataset = dataset.replace(name=cfg.name)
     if cfg.label_threshold is not None:

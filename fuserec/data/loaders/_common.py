@@ -6,6 +6,7 @@ field and the line (1-based, counting the header line) — never a pandas or cod
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -17,7 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from fuserec.errors import DataError
+from fuserec.data.dataset import number_problem, unrepresentable
+from fuserec.errors import ConfigError, DataError
 
 log = logging.getLogger("fuserec.data")
 
@@ -67,6 +69,7 @@ def decode_text(raw: bytes, path: Path, encoding: str) -> str:
     if b"\x00" in raw[:65536]:
         hint = " (it looks UTF-16 encoded)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise DataError(f"not a text file: it contains NUL bytes{hint}; expected {encoding} text", path)
+    check_encoding(encoding, path=path)
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -107,14 +110,43 @@ def read_table(path: Path, *, sep: str, encoding: str = "utf-8", header: bool = 
     frame.index = pd.RangeIndex(2 if header else 1, len(frame) + (2 if header else 1))
     if header:
         frame.columns = [str(c).strip() for c in frame.columns]
-        dup = [c for c in frame.columns if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in frame.columns]
-        if dup:
-            raise DataError(f"duplicate column name {dup[0].rsplit('.', 1)[0]!r} in the header", path,
-                            field=dup[0].rsplit(".", 1)[0], row=1)
+        require_unique_columns(frame.columns, path, mangled=True)
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
         frame = frame[~blank]
     return frame
+
+
+def check_encoding(encoding: str, key: str = "dataset.options.encoding", path: Path | None = None) -> None:
+    """A :class:`ConfigError` (or :class:`DataError` naming ``path``) unless ``encoding`` is a text codec."""
+    try:
+        ok = codecs.lookup(str(encoding))._is_text_encoding
+    except LookupError:
+        ok = False
+    if not ok:
+        msg = f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
+        if path is not None:
+            raise DataError(msg, path, field="encoding")
+        raise ConfigError(msg, key)
+
+
+def require_unique_columns(columns: Iterable, path: Path, mangled: bool = False) -> None:
+    """No column name may appear twice in a header. ``mangled``: pandas' CSV reader has renamed
+    the second ``x`` to ``x.1``; recognise that too."""
+    names = [str(c) for c in columns]
+    seen: set[str] = set()
+    for name in names:
+        base = name.rsplit(".", 1)[0] if mangled and re.fullmatch(r".+\.\d+", name) else name
+        if name in seen or (base != name and base in names):
+            raise DataError(f"duplicate column name {base!r} in the header (a table loader never guesses "
+                            "which one is meant)", path, field=base, row=1)
+        seen.add(name)
+
+
+def require_rows(frame: pd.DataFrame, path: Path) -> None:
+    """An interactions table must hold at least one row (a header alone is an error)."""
+    if len(frame) == 0:
+        raise DataError("no rows: the table has a header but no data", path)
 
 
 def require_columns(frame: pd.DataFrame, required: Iterable[str], path: Path) -> None:
@@ -142,18 +174,19 @@ def numeric(frame: pd.DataFrame, col: str, path: Path, *, required: bool = True,
     """Column ``col`` as numbers. ``required``: every value must be finite (else: NaN allowed)."""
     raw = frame[col]
     try:  # fast path: numpy parses the strings itself; anything odd takes the slow path
-        values = raw.to_numpy(dtype=object).astype(np.float64)
-    except (ValueError, TypeError):
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = raw.to_numpy(dtype=object).astype(np.float64)
+    except (ValueError, TypeError, OverflowError):
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    with np.errstate(over="ignore"):        # finite as float64 but not in ``dtype`` (1e300 as float32)
-        bad = ~np.isfinite(values) | ~np.isfinite(values.astype(dtype))
+    bad = unrepresentable(values, dtype)
     if not required:
         bad &= raw.notna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{col} must be a finite number, got {raw.iloc[i]!r} ({int(bad.sum())} such rows)",
+        raise DataError(f"{number_problem(col, raw.iloc[i], values[i], dtype)} ({int(bad.sum())} such rows)",
                         path, field=col, row=int(frame.index[i]))
-    return values.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(dtype)
 
 
 def split_tokens(series: pd.Series, sep: str | None = None) -> pd.Series:

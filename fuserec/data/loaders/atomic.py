@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from fuserec.data.dataset import Dataset, FieldSpec, build_dataset
-from fuserec.data.loaders._common import (keep_known, label_threshold_for, note_unknown_ids, numeric,
-                                          read_table, require_columns, require_ids, split_tokens,
-                                          text_join)
+from fuserec.data.loaders._common import (check_encoding, keep_known, label_threshold_for, note_unknown_ids,
+                                          numeric, read_table, require_columns, require_ids, require_rows,
+                                          split_tokens, text_join)
 from fuserec.errors import DataError
 
 ATOMIC_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -57,6 +57,9 @@ class Options:
     text_fields: list[str] | None = None
     rename: dict[str, str] = field(default_factory=lambda: {"class": "genres"})
     encoding: str = "utf-8"
+
+    def validate(self) -> None:
+        check_encoding(self.encoding)
 
 
 def find_inter_file(path: Path) -> Path:
@@ -109,6 +112,7 @@ def load(path: Path | None, options: Options | None = None) -> Dataset:
     stem = inter_path.with_suffix("")
     inter, _ = read_atomic(inter_path, options.encoding)
     require_columns(inter, [options.user_field, options.item_field], inter_path)
+    require_rows(inter, inter_path)
     require_ids(inter, [options.user_field, options.item_field], inter_path)
     frame = pd.DataFrame({"user": inter[options.user_field],
                           "item": inter[options.item_field]}, index=inter.index)

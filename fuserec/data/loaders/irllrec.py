@@ -18,7 +18,7 @@ import pandas as pd
 
 from fuserec.data.dataset import TEST, TRAIN, VALID, Dataset
 from fuserec.data.loaders._common import folder_listing
-from fuserec.data.safe_pickle import load_sparse_pickle
+from fuserec.data.safe_pickle import check_declared_dims, load_sparse_pickle
 from fuserec.errors import DataError
 
 log = logging.getLogger("fuserec.data")
@@ -50,6 +50,9 @@ def load(path: Path | None, options: Options | None = None) -> Dataset:
         raise DataError(f"missing {', '.join(missing)} (the folder holds: {folder_listing(path)})", path)
     mats = {code: load_sparse_pickle(path / name) for code, name in files.items()}
     shape = mats[TRAIN].shape
+    # Users and items become per-row/per-column ids: bound the declared shape by the bytes on disk.
+    check_declared_dims(shape, sum(m.nnz for m in mats.values()),
+                        sum((path / name).stat().st_size for name in files.values()), path / files[TRAIN])
     for code, mat in mats.items():
         if mat.shape != shape:
             raise DataError(f"matrix shape {mat.shape} differs from {files[TRAIN]}'s {shape}; the three "

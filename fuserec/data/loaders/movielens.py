@@ -28,8 +28,9 @@ import pandas as pd
 
 from fuserec.data.dataset import Dataset, FieldSpec, build_dataset
 from fuserec.data.loaders import atomic
-from fuserec.data.loaders._common import (folder_listing, keep_known, label_threshold_for, note_unknown_ids,
-                                          numeric, read_table, require_columns, require_ids)
+from fuserec.data.loaders._common import (check_encoding, folder_listing, keep_known, label_threshold_for,
+                                          note_unknown_ids, numeric, read_table, require_columns, require_ids,
+                                          require_rows)
 from fuserec.errors import DataError
 
 log = logging.getLogger("fuserec.data")
@@ -52,6 +53,9 @@ class Options:
 
     layout: str = "auto"
     item_encoding: str = "latin-1"
+
+    def validate(self) -> None:
+        check_encoding(self.item_encoding, "dataset.options.item_encoding")
 
 
 def detect_layout(path: Path) -> str:
@@ -92,6 +96,7 @@ def _load_100k(path: Path, options: Options) -> Dataset:
     data_path = path / "u.data"
     names = ["user", "item", "rating", "timestamp"]
     inter = read_table(data_path, sep="\t", header=False, names=names, quoting=csv.QUOTE_NONE)
+    require_rows(inter, data_path)
     require_ids(inter, ["user", "item"], data_path)
     frame = pd.DataFrame({"user": inter["user"], "item": inter["item"],
                           "rating": numeric(inter, "rating", data_path, dtype=np.float32),
@@ -108,6 +113,7 @@ def _load_100k(path: Path, options: Options) -> Dataset:
         items = read_table(item_path, sep="|", header=False, names=cols, encoding=options.item_encoding,
                            quoting=csv.QUOTE_NONE)
         require_ids(items, ["item"], item_path)
+        _note_short_lines(items, genres, item_path, warnings_)
         flags = np.zeros((len(items), len(genres)), dtype=bool)
         for j, g in enumerate(genres):
             values = items[g].fillna("0").to_numpy(dtype=object)
@@ -151,6 +157,19 @@ def _load_100k(path: Path, options: Options) -> Dataset:
     )
 
 
+def _note_short_lines(items: pd.DataFrame, genres: list[str], item_path: Path, warnings_: list[str]) -> None:
+    """Warn (naming the file and first line) about u.item lines with fewer fields than the
+    5 + genres the format has; their missing genre flags are read as 0."""
+    short = items[genres[-1]].isna().to_numpy() if genres else np.zeros(len(items), dtype=bool)
+    if short.any():
+        first = int(items.index[np.flatnonzero(short)[0]])
+        n_fields = int(items.loc[first].notna().to_numpy().nonzero()[0].max()) + 1
+        msg = (f"{item_path}: line {first} has {n_fields} of {5 + len(genres)} '|'-separated fields "
+               f"({int(short.sum())} such lines); their missing genre flags are read as 0")
+        warnings_.append(msg)
+        log.warning(msg)
+
+
 def _genre_names(genre_path: Path, options: Options) -> list[str]:
     """Genre names in flag order from ``u.genre`` (``name|index`` lines), else ML-100K's list."""
     if not genre_path.is_file():
@@ -169,6 +188,7 @@ def _load_csv(path: Path) -> Dataset:
     ratings_path = path / "ratings.csv"
     inter = read_table(ratings_path, sep=",")
     require_columns(inter, ["userId", "movieId", "rating"], ratings_path)
+    require_rows(inter, ratings_path)
     require_ids(inter, ["userId", "movieId"], ratings_path)
     frame = pd.DataFrame({"user": inter["userId"], "item": inter["movieId"],
                           "rating": numeric(inter, "rating", ratings_path, dtype=np.float32)}, index=inter.index)

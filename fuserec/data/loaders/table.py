@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from fuserec.data.dataset import Dataset, FieldSpec, build_dataset
-from fuserec.errors import ConfigError, DataError
+from fuserec.data.loaders._common import check_encoding, require_rows, require_unique_columns
+from fuserec.errors import ConfigError, DataError, describe
 
 ROLES = ("user", "item", "rating", "timestamp", "review", "split")
 KINDS = ("token", "token_seq", "float")
@@ -88,6 +89,7 @@ class Options:
     user_features: SideTable | None = None
 
     def validate(self) -> None:
+        check_encoding(self.encoding)
         for role in self.columns:
             if role not in ROLES:
                 close = difflib.get_close_matches(role, ROLES, n=1)
@@ -103,6 +105,8 @@ def load(path: Path, options: Options | None = None) -> Dataset:
     frame = read_table(path, opts.file_format, sep=opts.sep, encoding=opts.encoding)
     row_offset = 2 if opts.file_format == "csv" else 1   # CSV: line numbers (header = line 1)
     mapping = _resolve_columns(frame, opts.columns, path)
+    require_scalar(frame, mapping.values(), path, row_offset)
+    require_rows(frame, path)
     inter = pd.DataFrame({role: frame[col] for role, col in mapping.items()})
     for role in ("user", "item"):
         missing = inter[role].isna().to_numpy() | (inter[role].astype(str).str.strip() == "").to_numpy()
@@ -142,26 +146,39 @@ def load(path: Path, options: Options | None = None) -> Dataset:
 
 # ---------------------------------------------------------------------- reading
 def read_table(path: Path, file_format: str, sep: str = ",", encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a CSV (every column as string) or Parquet file; :class:`DataError` if unreadable."""
+    """Read a CSV (every column as string) or Parquet file; :class:`DataError` if unreadable.
+
+    Strict column rules: no column name twice; a Parquet column of lists, structs or maps is
+    recorded in ``frame.attrs["nested"]`` (it may only serve as a ``token_seq`` side field).
+    """
     if not path.is_file():
         raise DataError("no such file", path)
+    nested: list[str] = []
     try:
         if file_format == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
+            schema = pq.read_schema(path)
+            require_unique_columns(schema.names, path)
+            nested = [f.name for f in schema if pa.types.is_nested(f.type)]
             frame = pq.read_table(path).to_pandas()
         else:
             frame = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False,
                                 na_values=[""], skipinitialspace=False)
+            frame.columns = [str(c) for c in frame.columns]
+            require_unique_columns(frame.columns, path, mangled=True)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty (no header)", path) from None
     except UnicodeDecodeError as exc:
         raise DataError(f"not valid {encoding} text at byte {exc.start} (set options.encoding, "
                         "e.g. latin-1)", path) from None
+    except DataError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many parser error types
-        raise DataError(f"cannot read as {file_format}: {type(exc).__name__}: {exc}".splitlines()[0],
-                        path) from None
+        raise DataError(f"cannot read as {file_format}: {describe(exc)}", path) from None
     frame.columns = [str(c) for c in frame.columns]
+    frame.attrs["nested"] = nested
     return frame
 
 
@@ -176,6 +193,22 @@ def _resolve_columns(frame: pd.DataFrame, columns: dict[str, str], path: Path) -
         elif role in ("user", "item"):
             _require_column(frame, role, path, role)
     return mapping
+
+
+def require_scalar(frame: pd.DataFrame, columns, path: Path, row_offset: int) -> None:
+    """Cells of ``columns`` must be single values: a Parquet list/struct/map column is refused
+    (naming the first row holding one) instead of being flattened into one id or number."""
+    for col in columns:
+        if col in frame.attrs.get("nested", ()):
+            cells = frame[col].to_numpy(dtype=object)
+            first = next((i for i, v in enumerate(cells) if v is not None and not isinstance(v, float)), 0)
+            raise DataError(f"holds lists or records (e.g. {_short(cells[first])}), not single values; "
+                            "only a token_seq side field may hold lists", path, field=col, row=first + row_offset)
+
+
+def _short(value) -> str:
+    text = repr(value.tolist() if hasattr(value, "tolist") else value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _require_column(frame: pd.DataFrame, col: str, path: Path, role: str) -> None:
@@ -222,8 +255,13 @@ def _seconds(values: pd.Series, path: Path, col: str, row_offset: int, fmt: str 
         raise DataError(f"missing time ({int(missing.sum())} such rows)", path, field=col, row=i + row_offset)
     if fmt is None and not pd.api.types.is_datetime64_any_dtype(values):
         numeric = _to_float(values)
-        if np.isfinite(numeric).all():
+        finite = np.isfinite(numeric)
+        if finite.all():
             return numeric
+        if finite.any():  # a column of numbers (seconds) with bad cells: name the first bad one
+            i = int(np.flatnonzero(~finite)[0])
+            raise DataError(f"not a time in seconds: {values.iloc[i]!r} (the column holds numbers; "
+                            f"{int((~finite).sum())} such rows)", path, field=col, row=i + row_offset)
     try:
         if pd.api.types.is_datetime64_any_dtype(values):
             parsed = pd.Series(values)
@@ -267,6 +305,8 @@ def _read_side(path: Path, spec: SideTable, side: str, opts: Options
     row_offset = 2 if fmt == "csv" else 1
     for col in [spec.id, *spec.fields, *spec.text]:
         _require_column(frame, col, path, f"{side} side table")
+    require_scalar(frame, [spec.id, *spec.text, *(c for c, k in spec.fields.items() if k != "token_seq")],
+                   path, row_offset)
     ids = frame[spec.id]
     empty = ids.isna().to_numpy()
     if empty.any():

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from fuserec.data.dataset import Dataset, FieldSpec, build_dataset
-from fuserec.data.loaders._common import (group_tokens, note_unknown_ids, numeric, read_table,
+from fuserec.data.loaders._common import (group_tokens, note_unknown_ids, numeric, read_table, require_rows,
                                           require_columns, require_ids, text_join)
 from fuserec.errors import DataError
 
@@ -76,6 +76,7 @@ def load(path: Path | None, options: Options | None = None) -> Dataset:
         raise DataError("missing rating_final.csv: not a UCI restaurant folder", path)
     inter = _read(ratings_path)
     require_columns(inter, ["userID", "placeID", "rating"], ratings_path)
+    require_rows(inter, ratings_path)
     require_ids(inter, ["userID", "placeID"], ratings_path)
     frame = pd.DataFrame({"user": inter["userID"].str.strip(), "item": inter["placeID"].str.strip(),
                           "rating": numeric(inter, "rating", ratings_path, dtype=np.float32)}, index=inter.index)
