@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -152,32 +153,47 @@ def sweep_stale(folder: str | os.PathLike, name: str, max_age: float = STALE_SEC
 
 # ============================================================================ folder lock
 class FolderLock:
-    """An exclusive lock on a folder, held by one process: ``FOLDER/.lock`` holds its pid.
+    """An exclusive lock on a folder, held by one process: ``FOLDER/.lock`` (or ``lock_path``)
+    holds its pid.
 
     ``acquire`` never waits: when another live process holds the lock it raises a
     :class:`FuserecError` naming that process's pid. The lock is an ``fcntl.flock`` on the file,
     so the kernel releases it when its holder dies; a lock file left by a dead pid is taken over.
     """
 
-    def __init__(self, folder: str | os.PathLike, what: str = "folder"):
+    def __init__(self, folder: str | os.PathLike, what: str = "folder",
+                 lock_path: str | os.PathLike | None = None):
         self.folder = Path(folder)
-        self.path = self.folder / ".lock"
+        self.path = Path(lock_path) if lock_path is not None else self.folder / ".lock"
         self.what = what
         self._fh = None
 
     def acquire(self) -> "FolderLock":
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fh = open(self.path, "a+")
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                fh.close()
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise FuserecError(f"{self.what} {self.folder} is in use by process {holder} "
+                                       f"(lock {self.path}); wait for it or choose another folder") from None
+                raise DataError(f"cannot lock: {exc.strerror or exc}", self.path) from None
+            try:  # the holder we waited for may have removed the file: lock the one on disk
+                same = os.fstat(fh.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             fh.close()
-            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise FuserecError(f"{self.what} {self.folder} is in use by process {holder} "
-                                   f"(lock {self.path}); wait for it or choose another folder") from None
-            raise DataError(f"cannot lock: {exc.strerror or exc}", self.path) from None
+        fh.seek(0)
+        previous = fh.read().strip()
+        if previous.isdigit() and int(previous) != os.getpid():
+            logging.getLogger("fuserec").info("took over the lock %s left by process %s, which is gone",
+                                              self.path, previous)
         fh.seek(0)
         fh.truncate()
         fh.write(f"{os.getpid()}\n")
@@ -186,12 +202,11 @@ class FolderLock:
         return self
 
     def release(self) -> None:
+        """Remove the lock file and unlock (in that order, so a waiter never locks a removed file)."""
         if self._fh is None:
             return
         with contextlib.suppress(OSError):
-            self._fh.seek(0)
-            self._fh.truncate()
-            self._fh.flush()
+            os.unlink(self.path)
         fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
         self._fh.close()
         self._fh = None

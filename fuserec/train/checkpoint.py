@@ -16,6 +16,8 @@ A checkpoint is a dict::
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +36,85 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`DataError` if unusable."""
+class Checkpoint(dict):
+    """A loaded checkpoint: the saved dict, plus ``path`` (the file it came from, for messages)."""
+
+    path: Path | None = None
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; :class:`DataError` if unusable.
+
+    Every failure is one line naming the file: empty, truncated or corrupt files say so, and a
+    file asking for anything besides tensors and plain containers is refused by name (nothing
+    from it runs; loading it another way is never suggested).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError("no such checkpoint", path)
+    if path.stat().st_size == 0:
+        raise DataError("empty checkpoint file (0 bytes): the run that wrote it was interrupted or the "
+                        "file was truncated", path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # corrupt, truncated, or holding objects outside the allow-list
-        raise DataError(f"cannot read checkpoint: {exc}", path) from None
+    except pickle.UnpicklingError as exc:  # something outside tensors and plain containers
+        raise DataError(f"refused to load the checkpoint: {_refusal(str(exc))}; nothing from it was executed",
+                        path) from None
+    except Exception as exc:  # noqa: BLE001 - corrupt or truncated: torch raises several types
+        raise DataError(f"cannot read checkpoint: {_corruption(exc)}", path) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"not a fuserec checkpoint (format {CHECKPOINT_FORMAT} expected)", path, field="format")
-    return state
+    out = Checkpoint(state)
+    out.path = path
+    return out
+
+
+def check_model_state(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike | None) -> None:
+    """Compare every tensor of a checkpoint's ``state`` with ``model.state_dict()`` before loading.
+
+    Raises:
+        DataError: naming the checkpoint and the first parameter that is missing, unexpected, or
+            of another shape (the model was built for another dataset or configuration).
+    """
+    expected = model.state_dict()
+    if not isinstance(state, dict):
+        raise DataError(f"the model state is a {type(state).__name__}, not a dict of tensors", path, field="model")
+    for name, tensor in state.items():
+        if name not in expected:
+            raise DataError(f"parameter {name!r} is not in the model {type(model).__name__} (was the checkpoint "
+                            "written by another model?)", path, field=f"model.{name}")
+        if not isinstance(tensor, torch.Tensor) or not isinstance(expected[name], torch.Tensor):
+            if not isinstance(expected[name], torch.Tensor):
+                continue  # a module's extra state (get_extra_state): not a tensor on either side
+            raise DataError(f"parameter {name!r} is a {type(tensor).__name__}, not a tensor", path,
+                            field=f"model.{name}")
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise DataError(f"size mismatch for {name!r}: the checkpoint holds {tuple(tensor.shape)}, the model "
+                            f"expects {tuple(expected[name].shape)} (was it trained on another dataset or "
+                            "configuration?)", path, field=f"model.{name}")
+    missing = [n for n in expected if n not in state]
+    if missing:
+        raise DataError(f"the checkpoint lacks {len(missing)} parameter(s) of the model, e.g. {missing[0]!r}", path,
+                        field=f"model.{missing[0]}")
+
+
+def _refusal(message: str) -> str:
+    """What torch's weights-only unpickler refused, without its advice to disable the check."""
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+    if match:
+        return f"it asks for {match.group(1)!r}, which is not a tensor or plain container"
+    match = re.search(r"WeightsUnpickler error: ([^\n.]+)", message)
+    if match:
+        return f"it holds something other than tensors and plain containers ({match.group(1).strip()})"
+    return "it holds something other than tensors and plain containers"
+
+
+def _corruption(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, EOFError) or "failed finding central directory" in text or "truncated" in text.lower():
+        return "the file is truncated or not a checkpoint"
+    if "PytorchStreamReader" in text or "zip" in text.lower():
+        return "the file is corrupt (its zip archive cannot be read)"
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    first = re.sub(r"\s*\(?[^.]*weights_only[^.]*\.?", "", first).strip()  # never repeat torch's advice
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -9,8 +9,13 @@ Layout::
     DIR/checkpoints/best.pt    model at the best validation evaluation
     DIR/train.log              the log of the run (appended on resume)
     DIR/plots/loss.png, DIR/plots/metrics.png
+    DIR/.lock                  pid of the process writing the run (while it runs)
+    DIR/failed.json            why the latest attempt failed (only after a failure)
 
-Every file is written atomically (fuserec.io).
+Every file is written atomically (fuserec.io). One process at a time writes a run folder
+(:meth:`RunDir.writing` holds :class:`fuserec.io.FolderLock`): a second writer gets a clean error
+naming the first one's pid. A run that fails leaves nothing when it had created the folder and
+written no checkpoint yet; otherwise the folder stays (it can be resumed) with ``failed.json``.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
+import shutil
+import time
+
 from fuserec.config import load_yaml, save_yaml
-from fuserec.errors import DataError
-from fuserec.io import atomic_write_json, atomic_write_text
+from fuserec.errors import ConfigError, DataError, one_line
+from fuserec.io import FolderLock, atomic_write_json, atomic_write_text
 
 
 class RunDir:
@@ -67,9 +75,46 @@ class RunDir:
     def plots(self) -> Path:
         return self.path / "plots"
 
+    @property
+    def failed_path(self) -> Path:
+        return self.path / "failed.json"
+
     def create(self) -> "RunDir":
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         return self
+
+    @contextlib.contextmanager
+    def writing(self, resume: bool = False) -> Iterator["RunDir"]:
+        """Hold the run folder's lock while the block writes it (creating the folder).
+
+        Raises:
+            FuserecError: another live process holds the lock (its pid is named), or, unless
+                ``resume``, the folder already holds a run (``checkpoints/last.pt``).
+
+        If the block raises, a folder this call created is removed when it holds no checkpoint;
+        otherwise ``failed.json`` records the error (a later successful run removes it).
+        """
+        existed = self.path.exists()
+        lock = FolderLock(self.path, "run folder").acquire()
+        try:
+            if not resume and self.last_checkpoint.is_file():
+                raise ConfigError(f"{self.path} already holds a run; use --resume to continue it or another --out")
+            with contextlib.suppress(FileNotFoundError):
+                self.failed_path.unlink()
+            self.create()
+            yield self
+        except BaseException as exc:
+            if not existed and not self.last_checkpoint.is_file() and not self.best_checkpoint.is_file():
+                shutil.rmtree(self.path, ignore_errors=True)
+            elif self.path.is_dir():
+                reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(str(exc)) or type(exc).__name__
+                with contextlib.suppress(OSError):
+                    atomic_write_json(self.failed_path, {"error": reason, "type": type(exc).__name__,
+                                                         "pid": os.getpid(),
+                                                         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            raise
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------------ writers
     def write_config(self, config: dict) -> None:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from fuserec.errors import ConfigError, FuserecError
-from fuserec.train.checkpoint import load_checkpoint, save_checkpoint
+from fuserec.train.checkpoint import check_model_state, load_checkpoint, save_checkpoint
 from fuserec.train.config import TrainConfig
 from fuserec.train.distributed import (DistContext, all_reduce_sums, context_from_process_group,
                                        evaluate_across_ranks, shard_batches, state_digest, wrap_for_training)
@@ -90,7 +90,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
 
 
 def load_model_state(model: nn.Module, checkpoint: dict[str, Any]) -> None:
-    """Load a checkpoint's model ``state_dict`` (and ``model_extra`` via ``load_extra_state``)."""
+    """Load a checkpoint's model ``state_dict`` (and ``model_extra`` via ``load_extra_state``),
+    every tensor's shape checked first (:func:`fuserec.train.checkpoint.check_model_state`)."""
+    check_model_state(model, checkpoint.get("model"), getattr(checkpoint, "path", None))
     model.load_state_dict(checkpoint["model"])
     if checkpoint.get("model_extra") is not None and callable(getattr(model, "load_extra_state", None)):
         model.load_extra_state(checkpoint["model_extra"])
@@ -157,10 +159,13 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train (or continue from ``last.pt`` if ``resume`` and it exists), then test at the best epoch."""
         main = self.dist.is_main
-        if main:
-            self.run_dir.create()
-            if self.run_config:
-                self.run_dir.write_config(self.run_config)
+        # rank 0 holds the run folder's lock throughout (see RunDir.writing)
+        with self.run_dir.writing(resume) if main else contextlib.nullcontext():
+            return self._fit_locked(resume, main)
+
+    def _fit_locked(self, resume: bool, main: bool) -> TrainResult:
+        if main and self.run_config:
+            self.run_dir.write_config(self.run_config)
         self.dist.barrier()
         logging_ctx = self.run_dir.logging_to_file() if main else contextlib.nullcontext()
         with logging_ctx, rng_scope(cuda=self.device.type == "cuda"):
