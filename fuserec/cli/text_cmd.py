@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     emb.add_argument("--model", default=None, metavar="PATH",
                      help="a local sentence-transformers model folder (default: bundled all-MiniLM-L6-v2)")
     emb.add_argument("--batch-size", type=int, default=64, metavar="N", help="texts per forward pass (default 64)")
+    emb.add_argument("--encode-chunk-size", type=int, default=512, metavar="N",
+                     help="texts encoded between two writes of the vector cache (default 512): a run "
+                          "killed midway keeps every finished chunk and the next run continues from there")
     emb.add_argument("--on-failure", choices=("error", "zero"), default="error",
                      help="a failed text stops the run (error, default) or gets a zero vector (zero)")
     emb.add_argument("--out", default=None, metavar="FILE.npy",
@@ -158,7 +161,8 @@ def _embed(args: argparse.Namespace) -> int:
     table = generate_texts(dataset, args.kind, args.side, _generator(args), args.cache, _config(args),
                            progress=not args.no_progress)
     start = time.perf_counter()
-    vectors, n_new = embed_table(dataset, table, encoder, args.cache, args.on_failure)
+    vectors, n_new = embed_table(dataset, table, encoder, args.cache, args.on_failure,
+                                 chunk_size=args.encode_chunk_size)
     took = time.perf_counter() - start
     print(f"{vectors.shape[0]} {table.side} {table.kind} vectors of dimension {vectors.shape[1]} "
           f"({encoder.name}): {n_new} encoded now, {vectors.shape[0] - n_new} from cache, {took:.2f} s; "

@@ -11,7 +11,7 @@ from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError
 from fuserec.text.backends.base import TextGenerator
 from fuserec.text.cache import VectorStore
-from fuserec.text.encode import SentenceEncoder, encode_cached
+from fuserec.text.encode import DEFAULT_CHUNK_SIZE, SentenceEncoder, encode_cached
 from fuserec.text.generate import GenerationConfig, TextTable, generate_texts, normalise_kind_side
 
 log = logging.getLogger("fuserec.text")
@@ -20,11 +20,13 @@ ON_FAILURE = ("error", "zero")
 
 
 def embed_table(dataset: Dataset, table: TextTable, encoder: SentenceEncoder | None = None,
-                cache_dir: str | os.PathLike | None = None, on_failure: str = "error") -> tuple[np.ndarray, int]:
+                cache_dir: str | os.PathLike | None = None, on_failure: str = "error",
+                chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[np.ndarray, int]:
     """``(len(table.ids), d)`` float32 vectors of a :class:`TextTable`, through the vector cache.
 
     A failed text raises (``on_failure="error"``) or gets a zero vector (``"zero"``); returns the
-    matrix and the number of texts encoded now.
+    matrix and the number of texts encoded now. Every ``chunk_size`` texts encoded are persisted
+    at once, so an interrupted call resumes where it stopped (see :func:`encode_cached`).
     """
     if on_failure not in ON_FAILURE:
         raise ConfigError(f"unknown on_failure {on_failure!r}; allowed: {', '.join(ON_FAILURE)}", "text.on_failure")
@@ -33,7 +35,7 @@ def embed_table(dataset: Dataset, table: TextTable, encoder: SentenceEncoder | N
     ok = np.asarray([not r.get("error") for r in table.records], dtype=bool)
     store = VectorStore(cache_dir, dataset.name, table.kind, table.side, table.key, encoder.key)
     ids = [i for i, good in zip(table.ids, ok) if good]
-    vecs, n_new = encode_cached([t for t, good in zip(texts, ok) if good], ids, encoder, store)
+    vecs, n_new = encode_cached([t for t, good in zip(texts, ok) if good], ids, encoder, store, chunk_size)
     if ok.all():
         return vecs, n_new
     out = np.zeros((len(texts), vecs.shape[1] if len(vecs) else encoder.dimension), dtype=np.float32)

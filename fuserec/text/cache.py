@@ -14,7 +14,11 @@ interrupted run keeps every finished chunk and the next run continues. A truncat
 
 Vectors: a float32 ``.npy`` of shape ``(count, dimension)`` and a JSON sidecar (model,
 dimension, count, ids, per-row text hashes, creation time), both written atomically
-(:mod:`fuserec.io`); a row is reused whenever its text hash is unchanged.
+(:mod:`fuserec.io`); a row is reused whenever its text hash is unchanged. While texts are being
+encoded, every finished chunk is written at once to ``<encoder>.parts/`` (an ``.npy`` and its
+``.json``, each atomic), so a run killed midway keeps its finished chunks and the next run
+encodes only the rest; the chunks are merged into the main file at the end and removed.
+The ``.npy`` files are read with :func:`fuserec.io.read_npy` (sizes checked before allocating).
 
 Every read and write holds an exclusive ``fcntl.flock`` on ``<file>.lock``, so two processes
 filling the same cache never interleave or see a half-written file.
@@ -28,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -35,7 +40,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from fuserec.errors import DataError
-from fuserec.io import atomic_path, atomic_write_json
+from fuserec.io import atomic_path, atomic_write_json, read_npy
 
 DEFAULT_CACHE_DIR = ".fuserec-cache"
 
@@ -173,11 +178,10 @@ class VectorStore:
             return None
         try:
             meta = json.loads(self.sidecar.read_text(encoding="utf-8"))
-            matrix = np.load(self.npy, allow_pickle=False)
-        except (OSError, ValueError, json.JSONDecodeError):
+            matrix = read_npy(self.npy)
+        except (OSError, ValueError, DataError):
             return None
-        if matrix.ndim != 2 or matrix.shape[0] != meta.get("count") or matrix.shape[1] != meta.get("dimension") \
-                or len(meta.get("text_hashes", [])) != matrix.shape[0]:
+        if not _consistent(matrix, meta, "count"):
             return None
         return matrix, meta
 
@@ -188,9 +192,61 @@ class VectorStore:
             raise DataError("refusing to cache non-finite vectors", self.npy)
         meta = dict(meta, count=int(matrix.shape[0]), dimension=int(matrix.shape[1]), dtype="float32",
                     created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        with atomic_path(self.npy) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, matrix, allow_pickle=False)
-                fh.flush()
-                os.fsync(fh.fileno())
+        _write_npy(self.npy, matrix)
         atomic_write_json(self.sidecar, meta)
+
+    # ------------------------------------------------------------------ chunks of an unfinished run
+    @property
+    def parts(self) -> Path:
+        return self.npy.with_name(self.npy.stem + ".parts")
+
+    def append_chunk(self, matrix: np.ndarray, text_hashes: list[str], ids: list[str], model_key: str) -> Path:
+        """Persist one finished chunk of rows (call under :meth:`locked`): ``.npy`` then ``.json``."""
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        if matrix.ndim != 2 or len(matrix) != len(text_hashes) or not np.isfinite(matrix).all():
+            raise DataError("refusing to cache a chunk of non-finite or misshapen vectors", self.parts)
+        self.parts.mkdir(parents=True, exist_ok=True)
+        index = len(list(self.parts.glob("*.json")))
+        stem = self.parts / f"{index:06d}-{os.getpid()}"
+        _write_npy(stem.with_suffix(".npy"), matrix)
+        atomic_write_json(stem.with_suffix(".json"), {"model_key": model_key, "rows": int(len(matrix)),
+                                                      "dimension": int(matrix.shape[1]),
+                                                      "text_hashes": list(text_hashes), "ids": list(ids)})
+        return stem
+
+    def read_chunks(self, model_key: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """Rows of every complete chunk written with ``model_key``: (hash -> vector, hash -> id).
+        A chunk cut short by a crash (no sidecar, or sizes that disagree) is skipped."""
+        vectors: dict[str, np.ndarray] = {}
+        ids: dict[str, str] = {}
+        if not self.parts.is_dir():
+            return vectors, ids
+        for sidecar in sorted(self.parts.glob("*.json")):
+            try:
+                meta = json.loads(sidecar.read_text(encoding="utf-8"))
+                matrix = read_npy(sidecar.with_suffix(".npy"))
+            except (OSError, ValueError, DataError):
+                continue
+            if meta.get("model_key") != model_key or not _consistent(matrix, meta, "rows"):
+                continue
+            vectors.update(zip(meta["text_hashes"], matrix))
+            ids.update(zip(meta["text_hashes"], map(str, meta.get("ids") or [""] * len(matrix))))
+        return vectors, ids
+
+    def clear_chunks(self) -> None:
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+def _consistent(matrix: np.ndarray, meta: Any, count_key: str) -> bool:
+    """Whether a sidecar describes its matrix: 2-D float, ``count_key`` rows, dimension, one hash per row."""
+    return (isinstance(meta, dict) and matrix.ndim == 2 and matrix.dtype.kind == "f"
+            and meta.get(count_key) == matrix.shape[0] and meta.get("dimension") == matrix.shape[1]
+            and isinstance(meta.get("text_hashes"), list) and len(meta["text_hashes"]) == matrix.shape[0])
+
+
+def _write_npy(target: Path, matrix: np.ndarray) -> None:
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, matrix, allow_pickle=False)
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -107,10 +107,22 @@ class SentenceEncoder:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
+#: texts encoded between two writes of the vector cache (what a killed run can lose at most)
+DEFAULT_CHUNK_SIZE = 512
+
+
 def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEncoder,
-                  store: VectorStore) -> tuple[np.ndarray, int]:
+                  store: VectorStore, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` (rows in the given order), reusing every cached row whose text is
-    unchanged; returns the ``(n, d)`` float32 matrix and how many texts were encoded now."""
+    unchanged; returns the ``(n, d)`` float32 matrix and how many texts were encoded now.
+
+    Texts to encode are taken in text-hash order, ``chunk_size`` at a time, and each finished
+    chunk is persisted at once (:meth:`VectorStore.append_chunk`): a run killed midway loses at
+    most one chunk, and the next run encodes exactly the chunks the first would have encoded
+    after it, so a resumed run's vectors equal an uninterrupted run's.
+    """
+    if chunk_size < 1:
+        raise ConfigError(f"chunk size must be at least 1, got {chunk_size}", "text.chunk_size")
     hashes = [text_hash(t) for t in texts]
     with store.locked():
         found = store.read()
@@ -121,17 +133,37 @@ def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEnc
             if meta.get("model_key") == encoder.key:
                 known = {h: matrix[r] for r, h in enumerate(meta["text_hashes"])}
                 old_ids = dict(zip(meta["text_hashes"], meta.get("ids", [])))
+        chunk_vectors, chunk_ids = store.read_chunks(encoder.key)
+        resumed = bool(chunk_vectors)
+        known.update(chunk_vectors)
+        old_ids.update(chunk_ids)
         missing = sorted({h for h in hashes if h not in known})
         by_hash = {h: t for h, t in zip(hashes, texts)}
-        if missing:
-            fresh = encoder.encode([by_hash[h] for h in missing])
-            if not np.isfinite(fresh).all():
-                raise DataError(f"encoder {encoder.name} produced non-finite vectors")
-            known.update(zip(missing, fresh))
+        id_of = {h: str(i) for h, i in zip(hashes, ids)}
+        bar, shown = None, encoder.show_progress
+        if missing and shown and len(missing) > chunk_size:  # one bar over the chunks, none per chunk
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(missing), desc="encoding", unit="text", dynamic_ncols=True)
+            encoder.show_progress = False
+        try:
+            for start in range(0, len(missing), chunk_size):
+                part = missing[start:start + chunk_size]
+                fresh = encoder.encode([by_hash[h] for h in part])
+                if not np.isfinite(fresh).all():
+                    raise DataError(f"encoder {encoder.name} produced non-finite vectors")
+                store.append_chunk(fresh, part, [id_of[h] for h in part], encoder.key)
+                known.update(zip(part, fresh))
+                if bar is not None:
+                    bar.update(len(part))
+        finally:
+            encoder.show_progress = shown
+            if bar is not None:
+                bar.close()
         if not hashes:
             return np.zeros((0, encoder.dimension), dtype=np.float32), 0
         out = np.stack([known[h] for h in hashes]).astype(np.float32, copy=False)
-        if missing or found is None:
+        if missing or found is None or resumed:
             # The requested rows first, in order, then earlier rows of other texts (kept for reuse).
             current = set(hashes)
             rest = [h for h in known if h not in current] if old_ids else []
@@ -139,4 +171,5 @@ def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEnc
             store.write(rows, {"model": encoder.name, "model_path": str(encoder.path), "model_key": encoder.key,
                                "normalized": True, "ids": [str(i) for i in ids] + [old_ids.get(h, "") for h in rest],
                                "text_hashes": hashes + rest})
+        store.clear_chunks()
     return out, len(missing)

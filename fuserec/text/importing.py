@@ -24,7 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from fuserec.errors import ConfigError, DataError
+from fuserec.errors import ConfigError, DataError, reading
+from fuserec.io import read_npy
 
 MISSING_POLICIES = ("error", "zero", "mean")
 
@@ -54,13 +55,11 @@ def read_vectors(path: str | os.PathLike, ids_path: str | os.PathLike | None = N
         if ids_path is None:
             raise ConfigError(f"{path}: a .npy file needs an id list (--ids FILE: one id per line, or a JSON list)",
                               "text.import.ids")
-        try:
-            matrix = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise DataError(f"not a plain numeric .npy array ({exc})", path) from None
+        matrix = read_npy(path)  # header checked against the file size; empty/garbled/object: one line
         ids = _read_ids(Path(ids_path))
     elif suffix in (".parquet", ".pq"):
-        ids, matrix = _read_parquet(path, id_column, vector_column)
+        with reading(path, "Parquet vector file"):
+            ids, matrix = _read_parquet(path, id_column, vector_column)
     else:
         raise DataError("unsupported vector file; use .npy (with an id list) or .parquet", path)
     if matrix.ndim != 2:
@@ -123,7 +122,8 @@ def import_vectors(path: str | os.PathLike, dataset, side: str, ids_path: str | 
 def _read_ids(path: Path) -> list[str]:
     if not path.exists():
         raise DataError("no such id list file", path)
-    text = path.read_text(encoding="utf-8")
+    with reading(path, "id list (UTF-8 text)"):
+        text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
