@@ -57,10 +57,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
                         "file was truncated", path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:  # something outside tensors and plain containers
-        raise DataError(f"refused to load the checkpoint: {_refusal(str(exc))}; nothing from it was executed",
-                        path) from None
-    except Exception as exc:  # noqa: BLE001 - corrupt or truncated: torch raises several types
+    except Exception as exc:  # noqa: BLE001 - refused, corrupt or truncated: torch raises several types
+        refused = _refusal(str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if refused:
+            raise DataError(f"refused to load the checkpoint: {refused}; nothing from it was executed",
+                            path) from None
         raise DataError(f"cannot read checkpoint: {_corruption(exc)}", path) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise DataError(f"not a fuserec checkpoint (format {CHECKPOINT_FORMAT} expected)", path, field="format")
@@ -98,19 +99,20 @@ def check_model_state(model: torch.nn.Module, state: dict[str, Any], path: str |
                         field=f"model.{missing[0]}")
 
 
-def _refusal(message: str) -> str:
-    """What torch's weights-only unpickler refused, without its advice to disable the check."""
-    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", message)
+def _refusal(message: str) -> str | None:
+    """What torch's weights-only unpickler refused (a global it was asked to import), without its
+    advice to disable the check; None when the message names no global (a corrupt file)."""
+    match = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", message)
     if match:
         return f"it asks for {match.group(1)!r}, which is not a tensor or plain container"
-    match = re.search(r"WeightsUnpickler error: ([^\n.]+)", message)
-    if match:
-        return f"it holds something other than tensors and plain containers ({match.group(1).strip()})"
-    return "it holds something other than tensors and plain containers"
+    return None
 
 
 def _corruption(exc: BaseException) -> str:
     text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError):
+        detail = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        return "corrupt pickle data" + (f" ({detail.group(1).strip()})" if detail else "")
     if isinstance(exc, EOFError) or "failed finding central directory" in text or "truncated" in text.lower():
         return "the file is truncated or not a checkpoint"
     if "PytorchStreamReader" in text or "zip" in text.lower():
