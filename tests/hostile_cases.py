@@ -174,14 +174,14 @@ def case_u_data_blank_lines_only(tmp, ctx):
     return ["data", "info", f"movielens:{tmp / 'ml'}"]
 
 
-@case("internal-error", names="encoding", says=("unknown text encoding",))
+@case("internal-error", names="data.yaml", says=("unknown text encoding", "encoding"))
 def case_unknown_encoding_csv(tmp, ctx):
     (tmp / "inter.csv").write_text(inter_csv())
     y = yaml_for(tmp, "format: csv\npath: inter.csv\noptions: {encoding: klingon-8}\n")
     return ["data", "info", str(y)]
 
 
-@case("internal-error", names="item_encoding", says=("unknown text encoding",))
+@case("internal-error", names="data.yaml", says=("unknown text encoding", "item_encoding"))
 def case_unknown_encoding_movielens(tmp, ctx):
     (tmp / "ml").mkdir()
     (tmp / "ml" / "u.data").write_text(U_DATA)
@@ -189,7 +189,7 @@ def case_unknown_encoding_movielens(tmp, ctx):
     return ["data", "info", str(y)]
 
 
-@case("internal-error", names="encoding", says=("unknown text encoding",))
+@case("internal-error", names="data.yaml", says=("unknown text encoding", "encoding"))
 def case_binary_codec_as_encoding(tmp, ctx):
     (tmp / "inter.csv").write_text(inter_csv())
     y = yaml_for(tmp, "format: csv\npath: inter.csv\noptions: {encoding: zlib_codec}\n")

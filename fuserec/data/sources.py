@@ -106,7 +106,11 @@ def parse_source(source: str | DatasetConfig | dict) -> DatasetConfig:
             what = "is empty" if not data else "has no 'format' key"
             raise ConfigError(f"dataset file {text} {what}; it must name a format (one of "
                               f"{', '.join(FORMATS)}) and, except for synthetic, a path", "dataset.format")
-        cfg = from_dict(DatasetConfig, data, prefix="dataset")
+        try:
+            cfg = from_dict(DatasetConfig, data, prefix="dataset")
+            _loader_options(loader_module(cfg.format), cfg)  # options checked here, to name the file
+        except ConfigError as exc:  # name the file the key is in
+            raise ConfigError(f"{text}: {exc}") from None
         if cfg.path and not Path(cfg.path).is_absolute():
             cfg.path = str((Path(text).parent / cfg.path))
         return cfg

@@ -12,6 +12,7 @@ import difflib
 import io
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -97,10 +98,14 @@ def read_table(path: Path, *, sep: str, encoding: str = "utf-8", header: bool = 
     if header and names is not None:
         raise ValueError("pass names only for files without a header")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, names=names,
-                            dtype=object, keep_default_na=False, na_values=list(na_values),
-                            skip_blank_lines=False, quoting=quoting, engine="c",
-                            index_col=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(io.StringIO(text), sep=sep, header=0 if header else None, names=names,
+                                dtype=object, keep_default_na=False, na_values=list(na_values),
+                                skip_blank_lines=False, quoting=quoting, engine="c",
+                                index_col=False)
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _raise_long_line(text, sep, quoting, len(frame.columns), path)
     except pd.errors.EmptyDataError:
         raise DataError("empty file (no header line)", path) from None
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
@@ -147,6 +152,15 @@ def require_rows(frame: pd.DataFrame, path: Path) -> None:
     """An interactions table must hold at least one row (a header alone is an error)."""
     if len(frame) == 0:
         raise DataError("no rows: the table has a header but no data", path)
+
+
+def _raise_long_line(text: str, sep: str, quoting: int, n_columns: int, path: Path) -> None:
+    """pandas drops the cells beyond the header's columns with only a warning: find the first
+    such line (slow path, only for a broken file) and raise instead."""
+    for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=sep, quoting=quoting), start=1):
+        if len(cells) > n_columns:
+            raise DataError(f"{len(cells)} fields where the header (or format) has {n_columns}", path, row=number)
+    raise DataError(f"some line has more fields than the {n_columns} columns of the header", path)
 
 
 def require_columns(frame: pd.DataFrame, required: Iterable[str], path: Path) -> None:
