@@ -13,7 +13,13 @@ from typing import Iterator
 
 
 class FuserecError(Exception):
-    """Base class of every error the CLI reports as a clean message."""
+    """Base class of every error the CLI reports as a clean message (always one line: whitespace
+    runs in the message, such as a newline inside a quoted column name, become one space)."""
+
+    def __init__(self, message: object = "", *args: object):
+        if isinstance(message, str):
+            message = one_line(message, limit=100_000)
+        super().__init__(message, *args)
 
 
 class ConfigError(FuserecError):

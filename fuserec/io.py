@@ -336,7 +336,7 @@ def _npy_header(fh, path: Path, field: str | None = None):
             shape, fortran, dtype = npformat.read_array_header_2_0(fh, max_header_size=100_000)
         else:
             raise ValueError(f"unknown .npy version {version}")
-    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy parses the header with ast/tokenize: many error types
         raise DataError(f"not a .npy array (garbled header: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
                         path, field=field) from None
     dtype = np.dtype(dtype)

@@ -156,7 +156,7 @@ def fuzz_csv(tmp: Path, data):
                   ["data", "info", "--no-split", str(tmp / "data.yaml")], kind)
     if kind == "header_only":
         assert got == "error"
-    if bad_row is not None:
+    if bad_row is not None and len(rows) > 1:  # (a lone value decides the column's kind itself)
         try:
             load_dataset(str(tmp / "data.yaml"), split=False)
         except FuserecError as exc:
@@ -442,7 +442,7 @@ def fuzz_checkpoint(tmp: Path, data):
 
     def load():
         loaded = load_checkpoint(tmp / "best.pt")
-        check_model_state(model, loaded["model"], loaded.path)
+        check_model_state(model, loaded.get("model"), loaded.path)
 
     outcome("checkpoint", tmp, load, None, kind)
 

@@ -180,6 +180,19 @@ def _checked_interactions(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                             f"{'integers' if kinds == 'iu' else 'numbers'}", path, field=col)
     if len(frame) == 0:
         raise DataError("no rows", path)
+    keys = frame["user"].to_numpy().astype(np.int64) * (int(frame["item"].max()) + 1) + frame["item"].to_numpy()
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = keys == keys[first[np.flatnonzero(counts > 1)[0]]]
+        raise DataError("a (user, item) pair appears twice (a converted folder holds each pair once)", path,
+                        field="user, item", row=int(np.flatnonzero(dup)[1]) + 1)
+    for col in ("rating", "timestamp"):
+        values = frame[col].to_numpy(dtype=np.float64)
+        missing = np.isnan(values)
+        bad = np.isinf(values) | (missing if not missing.all() else np.zeros_like(missing))
+        if bad.any():
+            raise DataError(f"{col} must be finite in every row (or absent from all), got {values[bad][0]}", path,
+                            field=col, row=int(np.flatnonzero(bad)[0]) + 1)
     split = frame["split"].to_numpy()
     if ((split < -1) | (split > 2)).any():
         bad = int(np.flatnonzero((split < -1) | (split > 2))[0])
