@@ -65,3 +65,38 @@ def test_hostile_input_gets_one_clean_line(c, tmp_path, ctx, capsys, caplog):
         assert c.names in lines[0], lines[0]
         assert all(s in lines[0] for s in c.says), lines[0]
     PASSED[c.cls] += 1
+
+
+def test_warnings_are_held_back_when_the_command_fails(tmp_path, monkeypatch, capsys):
+    """A numpy warning raised on the way to an error is not printed: the error stays one line."""
+    import numpy as np
+
+    import fuserec.data.sources as sources
+    from fuserec.errors import DataError
+
+    def load_dataset(source, split=True):
+        np.float32(np.float64(1e300))  # numpy: "overflow encountered in cast"
+        raise DataError("broken", tmp_path / "x.csv", row=3)
+
+    monkeypatch.setattr(sources, "load_dataset", load_dataset)
+    assert main(["data", "info", "anything"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: {tmp_path / 'x.csv'}, row 3: broken"], err
+
+
+def test_warnings_are_shown_after_a_command_succeeds(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    import fuserec.data.sources as sources
+
+    real = sources.load_dataset
+
+    def load_dataset(source, split=True):
+        np.float32(np.float64(1e300))
+        return real(source, split=split)
+
+    monkeypatch.setattr(sources, "load_dataset", load_dataset)
+    (tmp_path / "inter.csv").write_text(inter_csv())
+    assert main(["-q", "data", "info", f"csv:{tmp_path / 'inter.csv'}"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: RuntimeWarning: overflow encountered in cast" in err, err

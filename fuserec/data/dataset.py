@@ -315,6 +315,8 @@ def unrepresentable(values: np.ndarray, dtype) -> np.ndarray:
 
 def number_problem(col: str, raw: Any, value: float, dtype) -> str:
     """Why one cell failed :func:`unrepresentable`: "overflows float32" or "not a finite number"."""
+    if isinstance(raw, (float, int, np.floating, np.integer)) and not isinstance(raw, bool):
+        raw = float(raw)  # 1e+308, not np.float64(1e+308)
     if np.isfinite(value):
         return (f"{col} {raw!r} overflows {np.dtype(dtype).name} (largest allowed: "
                 f"{float(np.finfo(dtype).max):.4g})")
