@@ -602,3 +602,20 @@ def case_u_data_rating_1e300_no_numpy_warning(tmp, ctx):
 def case_csv_latin1_bytes(tmp, ctx):
     (tmp / "inter.csv").write_bytes(inter_csv().replace("u1,", "u\xe91,").encode("latin-1"))
     return ["data", "info", f"csv:{tmp / 'inter.csv'}"]
+
+
+@case("silently-wrong", names="users.parquet", says=("swapped",))
+def case_converted_users_and_items_swapped(tmp, ctx):
+    folder = converted(tmp)
+    a, b = folder / "users.parquet", folder / "items.parquet"
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    return ["data", "info", str(folder)]
+
+
+@case("declared-size", names="fuserec.json", says=("counts",))
+def case_converted_counts_mistyped(tmp, ctx):
+    folder = converted(tmp)
+    header_edit(folder, lambda h: h.update(counts={"users": -5}))
+    return ["data", "info", str(folder)]

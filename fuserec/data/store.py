@@ -73,6 +73,8 @@ def _write(dataset: Dataset, tmp: Path) -> None:
     header = {
         "format_version": FORMAT_VERSION,
         "name": dataset.name,
+        "counts": {"users": int(dataset.n_users), "items": int(dataset.n_items),
+                   "interactions": int(dataset.n_interactions)},
         "fields": [vars(f) for f in dataset.fields],
         "meta": {k: v for k, v in dataset.meta.items() if _jsonable(v)},
     }
@@ -116,6 +118,12 @@ def load(path: Path, options: None = None) -> Dataset:
             if frame[col].dtype == object:
                 frame[col] = frame[col].map(lambda v: list(v) if isinstance(v, np.ndarray) else v)
         feats[side] = frame
+    counts = {"interactions": len(inter), "users": len(ids["users"]), "items": len(ids["items"])}
+    for name, n in counts.items():  # (folders written before the counts were recorded have none)
+        declared = header.get("counts", {}).get(name, n)
+        if declared != n:
+            raise DataError(f"holds {n:,} rows where fuserec.json says {declared!r} {name}; were the tables "
+                            "swapped or replaced?", path / f"{name}.parquet", field=name)
     for col, side in (("user", "users"), ("item", "items")):
         codes = inter[col].to_numpy()
         if len(codes) and (codes.min() < 0 or codes.max() >= len(ids[side])):
@@ -161,6 +169,10 @@ def _checked_header(header, path: Path) -> dict:
             raise DataError("missing key; convert the source again", path, field=key)
         if not isinstance(header[key], tp):
             raise DataError(f"must be a {tp.__name__}, found {type(header[key]).__name__}", path, field=key)
+    counts = header.get("counts", {})
+    if not (isinstance(counts, dict) and all(isinstance(counts.get(k, 0), int) and counts.get(k, 0) >= 0
+                                             for k in ("users", "items", "interactions"))):
+        raise DataError("must map users, items and interactions to counts", path, field="counts")
     for k, f in enumerate(header["fields"]):
         if not (isinstance(f, dict) and set(f) == {"name", "kind", "side"}
                 and all(isinstance(v, str) for v in f.values())):
