@@ -33,9 +33,6 @@ The work is ``Σ_pairs c_uv²``, as on one machine; the pair and score shuffles 
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +41,7 @@ import scipy.sparse as sp
 
 from fuserec.errors import DataError
 from fuserec.graph.swing import SwingParams, SwingResult, binarize
+from fuserec.spark.io import read_parquet, write_frame
 from fuserec.spark.session import require_pyspark
 
 NEIGHBOUR_COLUMNS = ("node", "rank", "neighbour", "score")
@@ -176,10 +174,7 @@ def read_interactions(spark: Any, path: str | os.PathLike, *, user_col: str = "u
     from pyspark.sql import functions as F
     from pyspark.sql.types import IntegralType
 
-    try:
-        frame = spark.read.parquet(str(path))
-    except Exception as exc:  # AnalysisException: missing path, not Parquet
-        raise DataError(f"cannot read as Parquet ({str(exc).splitlines()[0]})", path) from None
+    frame = read_parquet(spark, path)
     types = dict((f.name, f.dataType) for f in frame.schema.fields)
     for name in (user_col, item_col):
         if name not in types:
@@ -194,33 +189,8 @@ def read_interactions(spark: Any, path: str | os.PathLike, *, user_col: str = "u
 
 
 def write_neighbours(neighbours: Any, path: str | os.PathLike) -> str:
-    """Write a neighbour DataFrame as Parquet, sorted by (node, rank).
-
-    On a local file system the folder appears whole or not at all (written beside it, then
-    renamed over any older one); elsewhere Spark's committer writes ``_SUCCESS`` last.
-    """
-    target = str(path)
-    local = "://" not in target or target.startswith("file://")
-    frame = neighbours.orderBy("node", "rank")
-    if not local:
-        frame.write.mode("overwrite").parquet(target)
-        return target
-    final = Path(target.removeprefix("file://"))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        frame.write.parquet(str(tmp))
-        if final.exists():
-            old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return str(final)
+    """Write a neighbour DataFrame as Parquet sorted by (node, rank), whole or not at all."""
+    return write_frame(neighbours, path, order_by=("node", "rank"))
 
 
 def to_swing_result(neighbours: Any, n_nodes: int, *, ids: np.ndarray | None = None,

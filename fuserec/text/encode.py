@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -108,9 +108,15 @@ class SentenceEncoder:
 
 
 def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEncoder,
-                  store: VectorStore) -> tuple[np.ndarray, int]:
+                  store: VectorStore, *,
+                  encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` (rows in the given order), reusing every cached row whose text is
-    unchanged; returns the ``(n, d)`` float32 matrix and how many texts were encoded now."""
+    unchanged; returns the ``(n, d)`` float32 matrix and how many texts were encoded now.
+
+    ``encode(texts) -> (n, d)`` replaces ``encoder.encode`` for the missing texts (e.g. a Spark
+    job, :func:`fuserec.spark.encode.spark_encoder`); it must compute the same model's vectors,
+    which are cached under ``encoder.key``.
+    """
     hashes = [text_hash(t) for t in texts]
     with store.locked():
         found = store.read()
@@ -124,7 +130,7 @@ def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEnc
         missing = sorted({h for h in hashes if h not in known})
         by_hash = {h: t for h, t in zip(hashes, texts)}
         if missing:
-            fresh = encoder.encode([by_hash[h] for h in missing])
+            fresh = (encode or encoder.encode)([by_hash[h] for h in missing])
             if not np.isfinite(fresh).all():
                 raise DataError(f"encoder {encoder.name} produced non-finite vectors")
             known.update(zip(missing, fresh))
