@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from fuserec.errors import DataError
+from fuserec.io import replace_dir
 
 
 def read_parquet(spark: Any, path: str | os.PathLike) -> Any:
@@ -37,13 +38,7 @@ def write_frame(frame: Any, path: str | os.PathLike, order_by: Sequence[str] = (
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         frame.write.parquet(str(tmp))
-        if final.exists():
-            old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_dir(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
