@@ -144,6 +144,8 @@ def main() -> None:
     ap.add_argument("--eval-tiles", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--text-sizes", type=int, nargs="+", default=[1, 4], help="encode: 256 x k texts")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--stages", nargs="+", default=["generate", "encode", "load", "train", "evaluate"])
+    ap.add_argument("--merge", type=Path, help="an earlier scale.json whose runs are kept (a run in parts)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/fuserec-bench-scale"))
     ap.add_argument("--worker", nargs=4, metavar=("STAGE", "K", "WORK", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -158,8 +160,9 @@ def main() -> None:
             tiled_frame(k).to_parquet(path, index=False)
     plan = ([("generate", 1)] + [("encode", k) for k in args.text_sizes] + [("load", k) for k in args.tiles]
             + [("train", k) for k in args.tiles] + [("evaluate", k) for k in args.eval_tiles])
+    plan = [(stage, k) for stage, k in plan if stage in args.stages]
     report = {"machine": machine_info(torch_threads=1), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "runs": []}
+              "runs": json.loads(args.merge.read_text())["runs"] if args.merge else []}
     out_json = RESULTS / "scale.json"
     for rep in range(args.repeats):  # every stage and size once, then again (interleaved repeats)
         for stage, k in plan:
