@@ -173,6 +173,8 @@ def main() -> None:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--work", type=Path, default=Path("/tmp/fuserec-bench-swing-spark"))
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--engines", nargs="+", default=["single", "spark"], help="engines, alternated in this order")
+    ap.add_argument("--name", default="swing_spark", help="results file stem under benchmarks/results/")
     ap.add_argument("--worker", nargs=5, metavar=("ENGINE", "K", "WORK", "PARTITIONS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -182,12 +184,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     report = {"machine": machine_info(torch_threads=1), "master": args.master, "topk": TOPK,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sizes": [], "runs": []}
-    out_json = RESULTS / "swing_spark.json"
+    out_json = RESULTS / f"{args.name}.json"
     for k, repeats in zip(args.tiles, args.repeats):
         size = prepare(args.data, k, args.work)
         partitions = max(8, 2 * k)
         for rep in range(repeats):
-            for engine in ("single", "spark"):
+            for engine in args.engines:
                 res = args.work / f"res-{engine}-{k}-{rep}.json"
                 cmd = [sys.executable, __file__, "--master", args.master, "--worker", engine, str(k),
                        str(args.work), str(partitions), str(res)]
@@ -198,7 +200,7 @@ def main() -> None:
                 report["runs"].append(run)
                 print(json.dumps(run), flush=True)
                 out_json.write_text(json.dumps(report, indent=1))
-            if rep == 0:
+            if rep == 0 and {"single", "spark"} <= set(args.engines):
                 size["check"] = compare(args.work, k, size["n_items"])
                 print(json.dumps(size), flush=True)
         report["sizes"].append(size)
@@ -206,10 +208,10 @@ def main() -> None:
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     report["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out_json.write_text(json.dumps(report, indent=1))
-    write_markdown(report)
+    write_markdown(report, args.name)
 
 
-def write_markdown(report: dict) -> None:
+def write_markdown(report: dict, name: str = "swing_spark") -> None:
     lines = ["# SWING on Spark vs single machine (Amazon-book tiled)", "",
              f"{report['started']} to {report.get('finished', '?')}; {report['machine']['cpu']} "
              f"({report['machine']['cpus']} CPUs, shared with other jobs). Item-item, top-{report['topk']}, "
@@ -238,7 +240,7 @@ def write_markdown(report: dict) -> None:
     failed = [r for r in report["runs"] if "error" in r]
     if failed:
         lines += ["", "Failed runs: " + "; ".join(f"{r['engine']} ×{r['tiles']}: {r['error'][:200]}" for r in failed)]
-    (RESULTS / "swing_spark.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
