@@ -18,3 +18,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the whole test session (a JVM start costs ~10 s); skips
+    without PySpark (extra fuserec[spark]) or Java."""
+    import shutil
+
+    pytest.importorskip("pyspark", reason="PySpark not installed (pip install 'fuserec[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime for Spark (Debian: apt-get install default-jre-headless)")
+    from fuserec.spark.session import spark_session
+
+    session = spark_session("local[2]", "fuserec-tests", {"spark.sql.shuffle.partitions": "2",
+                                                          "spark.default.parallelism": "2"})
+    yield session
+    session.stop()

@@ -17,10 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "parameters and an input hash; a re-run with unchanged inputs and parameters "
                     "reads it back instead of recomputing. Prints the time, the coverage (share of "
                     "nodes with at least one neighbour) and score percentiles, and plots the score "
-                    "distribution into the run directory.",
+                    "distribution into the run directory. With --engine spark the same lists are "
+                    "computed by an Apache Spark job (extra fuserec[spark]); with --interactions it "
+                    "reads Parquet and writes Parquet without gathering anything on the driver.",
+        epilog="examples:\n"
+               "  fuserec swing --dataset irllrec:data/amazon --side items --topk 50\n"
+               "  fuserec swing --engine spark --master local[2] --dataset irllrec:data/amazon\n"
+               "  fuserec swing --engine spark --master spark://head:7077 --interactions s3a://b/inter.parquet \\\n"
+               "      --parquet-out s3a://b/swing_items.parquet --spark-conf spark.sql.shuffle.partitions=2000",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", required=True, metavar="SOURCE",
-                   help="dataset to read (see `fuserec --help` for SOURCE forms)")
+    p.add_argument("--dataset", metavar="SOURCE",
+                   help="dataset to read (see `fuserec --help` for SOURCE forms); its training split's "
+                        "positive interactions are used")
     p.add_argument("--side", choices=["items", "users"], default="items",
                    help="items: item-item similarities (connected through users); users: user-user")
     p.add_argument("--topk", type=int, default=50, help="neighbours kept per node (0 = all with a positive score)")
@@ -43,7 +51,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", metavar="DIR", default=None,
                    help="folder for the plot and summary.json; default runs/swing-<dataset>-<side>")
     p.add_argument("--force", action="store_true", help="recompute even if a matching result exists")
+    spark = p.add_argument_group("Spark engine (pip install 'fuserec[spark]'; Java 17)")
+    spark.add_argument("--engine", choices=["single", "spark"], default="single",
+                       help="single: this machine (scipy); spark: an Apache Spark job giving the same lists")
+    spark.add_argument("--master", default="local[2]",
+                       help="Spark master URL: local[N] (N threads here), spark://HOST:PORT, yarn, k8s://...")
+    spark.add_argument("--spark-conf", metavar="KEY=VALUE", nargs="+", action="extend", default=[],
+                       help="Spark settings, e.g. spark.sql.shuffle.partitions=400 spark.executor.memory=8g")
+    spark.add_argument("--interactions", metavar="PARQUET",
+                       help="instead of --dataset: Parquet interactions with integer user and item indices "
+                            "(read by the executors; needs --parquet-out)")
+    spark.add_argument("--user-col", default="user", help="--interactions: column of user indices")
+    spark.add_argument("--item-col", default="item", help="--interactions: column of item indices")
+    spark.add_argument("--parquet-out", metavar="DIR",
+                       help="also write the lists as Parquet (node, rank, neighbour, score), sorted by node and rank")
     p.set_defaults(func=_run)
+
+
+def _spark_conf(pairs: list[str]) -> dict[str, str]:
+    from fuserec.errors import ConfigError
+
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {pair!r}", "--spark-conf")
+        conf[key.strip()] = value.strip()
+    return conf
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -51,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from fuserec.config import from_dict
     from fuserec.data.sources import load_dataset
+    from fuserec.errors import ConfigError
     from fuserec.graph.swing import SwingParams, sidecar_path, swing_cached
     from fuserec.io import atomic_write_json
 
@@ -60,6 +95,19 @@ def _run(args: argparse.Namespace) -> int:
         "max_users_per_item": args.max_users_per_item, "max_items_per_user": args.max_items_per_user,
         "min_items_per_user": args.min_items_per_user, "min_users_per_item": args.min_users_per_item,
         "seed": args.seed}, prefix="swing")
+    if (args.dataset is None) == (args.interactions is None):
+        raise ConfigError("give exactly one of --dataset SOURCE and --interactions PARQUET")
+    if args.engine != "spark" and (args.interactions or args.parquet_out):
+        raise ConfigError("--interactions and --parquet-out need --engine spark")
+    conf = _spark_conf(args.spark_conf)
+
+    def spark():  # started only when needed (a cached result needs no JVM)
+        from fuserec.spark.session import spark_session
+
+        return spark_session(args.master, "fuserec-swing", conf)
+
+    if args.interactions:
+        return _run_parquet(args, params, spark())
     start = time.perf_counter()
     dataset = load_dataset(args.dataset)
     load_s = time.perf_counter() - start
@@ -69,7 +117,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.force:
         sidecar_path(out).unlink(missing_ok=True)
     start = time.perf_counter()
-    result = swing_cached(dataset, params, out, progress=True)
+    if args.engine == "single":
+        result = swing_cached(dataset, params, out, progress=True)
+    else:
+        from fuserec.spark.swing import result_frame, swing_spark, write_neighbours
+
+        result = swing_cached(dataset, params, out, compute=lambda mat, prm: swing_spark(spark(), mat, prm),
+                              engine="spark")
+        if args.parquet_out:
+            write_neighbours(spark().createDataFrame(result_frame(result)), args.parquet_out)
     swing_s = time.perf_counter() - start
 
     scores = result.scores
@@ -82,6 +138,8 @@ def _run(args: argparse.Namespace) -> int:
         "mean_neighbours": float(degrees.mean()) if len(degrees) else 0.0,
         "score_percentiles": pct, "load_seconds": load_s, "swing_seconds": swing_s,
         "from_cache": result.from_cache, "result": str(out), "params": params.to_dict(),
+        "engine": args.engine, "master": args.master if args.engine == "spark" else None,
+        "parquet": args.parquet_out,
     }
     plot = run_dir / f"swing_{args.side}_scores.png"
     _plot_scores(scores, degrees, plot, f"SWING {args.side}: {dataset.name}")
@@ -95,6 +153,32 @@ def _run(args: argparse.Namespace) -> int:
     if pct:
         print("score percentiles: " + ", ".join(f"{k} {v:.4g}" for k, v in pct.items()))
     print(f"result: {out} (+ {sidecar_path(out).name}); plot: {plot}")
+    return 0
+
+
+def _run_parquet(args: argparse.Namespace, params, spark) -> int:
+    """--interactions PARQUET: the Spark job from Parquet to Parquet, then a summary."""
+    from fuserec.errors import ConfigError
+    from fuserec.io import atomic_write_json
+    from fuserec.spark.swing import swing_parquet
+
+    if not args.parquet_out:
+        raise ConfigError("--interactions needs --parquet-out DIR for the neighbour lists")
+    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"swing-parquet-{args.side}"
+    start = time.perf_counter()
+    written = swing_parquet(spark, args.interactions, args.parquet_out, params,
+                            user_col=args.user_col, item_col=args.item_col)
+    swing_s = time.perf_counter() - start
+    lists = spark.read.parquet(written)
+    n_nodes = lists.select("node").distinct().count()
+    n_neighbours = lists.count()
+    summary = {"interactions": args.interactions, "side": args.side, "nodes_with_neighbours": n_nodes,
+               "n_neighbours": n_neighbours, "swing_seconds": swing_s, "engine": "spark",
+               "master": args.master, "parquet": written, "params": params.to_dict()}
+    atomic_write_json(run_dir / f"swing_{args.side}_summary.json", summary)
+    print(f"SWING {args.side} on {args.interactions} (Spark, {args.master}): {n_nodes:,} nodes with neighbours, "
+          f"{n_neighbours:,} neighbours kept (top-{params.topk}) in {swing_s:.2f} s")
+    print(f"result: {written} (Parquet: node, rank, neighbour, score); summary: {run_dir}")
     return 0
 
 

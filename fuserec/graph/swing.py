@@ -26,6 +26,11 @@ Bounding (``max_users_per_item`` etc.) is applied to the bipartite graph *before
 connectors whose degree lies outside ``[min, max]`` are left out, then every anchor with more
 connectors than its cap keeps a seeded uniform sample of them. The formula is then evaluated
 exactly on that capped graph (degrees in ``w`` and overlaps included). See :func:`cap_graph`.
+
+The sample and the connector weights are computed by :func:`edge_uniforms` and
+:func:`connector_weights`, pure functions of (seed, connector, anchor) and of a degree, so that
+another engine (:mod:`fuserec.spark.swing`) draws the same sample and the same weights without
+seeing the whole graph.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,7 +56,8 @@ log = logging.getLogger("fuserec.graph.swing")
 SIDES = {"item": "item", "items": "item", "user": "user", "users": "user"}
 
 #: bump when the algorithm's output would change for the same inputs and parameters
-FORMAT_VERSION = 1
+#: (2: the cap's sample is drawn by :func:`edge_uniforms` instead of a sequential generator)
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -189,11 +195,11 @@ def _cap_connector_anchor(x: sp.csr_matrix, lo: int, hi: int, cap: int, seed: in
     n_per_anchor = np.diff(csc.indptr)
     if not (n_per_anchor > cap).any():
         return binarize(x)
-    # Seeded uniform sample without replacement: a random key per edge (in canonical CSC
-    # order), and every anchor keeps its `cap` edges with the smallest keys.
-    rng = np.random.default_rng(seed)
-    keys = rng.random(csc.nnz)
+    # Seeded uniform sample without replacement: a random key per edge, a pure function of
+    # (seed, connector, anchor); every anchor keeps its `cap` edges with the smallest
+    # (key, connector). CSC order lists an anchor's connectors ascending, and lexsort is stable.
     anchor_of_edge = np.repeat(np.arange(csc.shape[1]), n_per_anchor)
+    keys = edge_uniforms(seed, csc.indices, anchor_of_edge)
     order = np.lexsort((keys, anchor_of_edge))
     rank = np.empty(csc.nnz, dtype=np.int64)
     rank[order] = np.arange(csc.nnz) - csc.indptr[anchor_of_edge[order]]
@@ -202,6 +208,45 @@ def _cap_connector_anchor(x: sp.csr_matrix, lo: int, hi: int, cap: int, seed: in
     cols = anchor_of_edge[keep]
     out = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=x.shape)
     return binarize(out)
+
+
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on a uint64 array (a bijection with full avalanche; wraps mod 2**64)."""
+    x = x.copy()
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def edge_uniforms(seed: int, conn: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """``(n,)`` float64 in [0, 1): the sampling key of edges ``(conn[k], anchor[k])`` under ``seed``.
+
+    A hash (SplitMix64 chained over seed, connector, anchor), so that any engine evaluating it on
+    any subset of the edges, in any order, gets the same keys.
+    """
+    conn = np.asarray(conn).astype(np.uint64)
+    anchor = np.asarray(anchor).astype(np.uint64)
+    base = _splitmix64(np.array([int(seed) % (1 << 64)], dtype=np.uint64) + _GOLDEN)
+    h = _splitmix64(base ^ conn)
+    h = _splitmix64((h + _GOLDEN) ^ anchor)
+    return (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def connector_weights(degree: np.ndarray, alpha1: float, beta: float) -> np.ndarray:
+    """``(n,)`` float64 SWING weights ``(degree + alpha1) ** -beta``; 0 where the degree is 0."""
+    deg = np.asarray(degree, dtype=np.float64)
+    w = np.zeros(len(deg))
+    nz = deg > 0
+    w[nz] = (deg[nz] + alpha1) ** (-beta)
+    return w
 
 
 # ---------------------------------------------------------------------- the core
@@ -358,10 +403,7 @@ def swing_core(conn_anchor: sp.csr_matrix, *, topk: int = 50, alpha: float = 1.0
     """
     x = binarize(conn_anchor)
     n_conn, n_anchor = x.shape
-    deg = np.diff(x.indptr).astype(np.float64)
-    w = np.zeros(n_conn)
-    nz = deg > 0
-    w[nz] = (deg[nz] + alpha1) ** (-beta)
+    w = connector_weights(np.diff(x.indptr), alpha1, beta)
     p, k = _pair_incidence(x, w, alpha, block_entries)
     counts_out = np.zeros(n_anchor, dtype=np.int64)
     cols_parts: list[np.ndarray] = []
@@ -524,10 +566,15 @@ def swing_for_dataset(dataset: Any, params: SwingParams, *, progress: bool = Fal
 
 
 def swing_cached(dataset: Any, params: SwingParams, path: str | os.PathLike, *,
-                 progress: bool = False) -> SwingResult:
+                 progress: bool = False,
+                 compute: Callable[[sp.csr_matrix, SwingParams], SwingResult] | None = None,
+                 engine: str = "single") -> SwingResult:
     """SWING of ``dataset`` under ``params``, read from ``path`` when it was computed from the same
     training interactions (input hash) and parameters; otherwise computed and saved there.
 
+    ``compute(matrix, params)`` replaces the single-machine computation (e.g. Spark's
+    :func:`fuserec.spark.swing.swing_spark`, which returns the same lists); ``engine`` is recorded
+    in the sidecar. A file written by either engine is reused by both.
     The returned result has ``from_cache=True`` when it was read from disk.
     """
     params.validate()
@@ -543,7 +590,7 @@ def swing_cached(dataset: Any, params: SwingParams, path: str | os.PathLike, *,
         result.from_cache = True
         log.info("SWING %s-%s read from %s (inputs and parameters unchanged)", dataset.name, params.side, path)
         return result
-    result = swing_from_params(mat, params, progress=progress)
+    result = compute(mat, params) if compute is not None else swing_from_params(mat, params, progress=progress)
     result.ids = np.asarray(ids, dtype=object)
-    save_result(result, path, meta={"input_hash": digest, "dataset": dataset.name})
+    save_result(result, path, meta={"input_hash": digest, "dataset": dataset.name, "engine": engine})
     return result

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -112,7 +112,8 @@ DEFAULT_CHUNK_SIZE = 512
 
 
 def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEncoder,
-                  store: VectorStore, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[np.ndarray, int]:
+                  store: VectorStore, chunk_size: int = DEFAULT_CHUNK_SIZE, *,
+                  encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` (rows in the given order), reusing every cached row whose text is
     unchanged; returns the ``(n, d)`` float32 matrix and how many texts were encoded now.
 
@@ -120,6 +121,10 @@ def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEnc
     chunk is persisted at once (:meth:`VectorStore.append_chunk`): a run killed midway loses at
     most one chunk, and the next run encodes exactly the chunks the first would have encoded
     after it, so a resumed run's vectors equal an uninterrupted run's.
+
+    ``encode(texts) -> (n, d)`` replaces ``encoder.encode`` for the missing texts (e.g. a Spark
+    job, :func:`fuserec.spark.encode.spark_encoder`); it must compute the same model's vectors,
+    which are cached under ``encoder.key``.
     """
     if chunk_size < 1:
         raise ConfigError(f"chunk size must be at least 1, got {chunk_size}", "text.chunk_size")
@@ -149,7 +154,7 @@ def encode_cached(texts: Sequence[str], ids: Sequence[str], encoder: SentenceEnc
         try:
             for start in range(0, len(missing), chunk_size):
                 part = missing[start:start + chunk_size]
-                fresh = encoder.encode([by_hash[h] for h in part])
+                fresh = (encode or encoder.encode)([by_hash[h] for h in part])
                 if not np.isfinite(fresh).all():
                     raise DataError(f"encoder {encoder.name} produced non-finite vectors")
                 store.append_chunk(fresh, part, [id_of[h] for h in part], encoder.key)

@@ -345,6 +345,21 @@ def evaluate_ranking_sharded(task: Any, model: nn.Module, split: str, ctx: DistC
 
 
 # ---------------------------------------------------------------------------- checks
+def process_info(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Where this process runs: host name, pid, and torchrun's node rank (``GROUP_RANK``), local
+    rank and processes per node; gathered over ranks it shows how a run was spread over nodes."""
+    import socket
+
+    environ = os.environ if environ is None else environ
+
+    def number(name: str) -> int | None:
+        value = environ.get(name, "")
+        return int(value) if value.lstrip("-").isdigit() else None
+
+    return {"host": socket.gethostname(), "pid": os.getpid(), "node_rank": number("GROUP_RANK"),
+            "local_rank": number("LOCAL_RANK"), "local_world_size": number("LOCAL_WORLD_SIZE")}
+
+
 def state_digest(model: nn.Module) -> str:
     """SHA-256 of the model's ``state_dict`` (names, dtypes, shapes and bytes): equal digests on all
     ranks mean identical parameters."""

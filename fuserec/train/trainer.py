@@ -28,7 +28,8 @@ from fuserec.errors import ConfigError, FuserecError
 from fuserec.train.checkpoint import check_model_state, load_checkpoint, save_checkpoint
 from fuserec.train.config import TrainConfig
 from fuserec.train.distributed import (DistContext, all_reduce_sums, context_from_process_group,
-                                       evaluate_across_ranks, shard_batches, state_digest, wrap_for_training)
+                                       evaluate_across_ranks, process_info, shard_batches, state_digest,
+                                       wrap_for_training)
 from fuserec.train.plots import plot_curves
 from fuserec.train.run_dir import RunDir
 from fuserec.train.seeding import (capture_rng_state, derive_seed, numpy_generator, restore_rng_state,
@@ -350,7 +351,8 @@ class Trainer:
             return
         digests = self.dist.all_gather_object(state_digest(self.model))
         self._dist_info = {"world_size": self.dist.world_size, "backend": self.dist.backend,
-                           "param_sha256": digests, "in_sync": len(set(digests)) == 1}
+                           "param_sha256": digests, "in_sync": len(set(digests)) == 1,
+                           "processes": self.dist.all_gather_object(process_info())}
         if not self._dist_info["in_sync"]:
             log.error("model parameters differ across ranks after training: %s", digests)
 
