@@ -11,7 +11,8 @@ Implementations:
   EmbeddingBagCollection gives).
 * ``torchrec``: ``torchrec.models.dlrm.DLRM`` with an ``EmbeddingBagCollection`` and
   ``torch.optim.Adagrad``; run in a separate interpreter (``--python``, default
-  ``/work/bench-venv/bin/python``) so that TorchRec never touches the project's environment.
+  ``$FUSEREC_TORCHREC_PYTHON``, else ``../torchrec-venv/bin/python`` next to the repository, which
+  ``benchmarks/make_torchrec_env.sh`` creates) so that TorchRec never touches the project's environment.
 * ``torchrec_fused``: TorchRec's ``FusedEmbeddingBagCollection`` (fbgemm table-batched
   embeddings with the Adagrad update fused into the backward) with Adagrad for the MLPs.
 
@@ -215,8 +216,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="repeat every implementation this many times, interleaved (load drifts)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--python", default="/work/bench-venv/bin/python",
-                        help="interpreter with torchrec + fbgemm-gpu-cpu installed (separate environment)")
+    parser.add_argument("--python", default=os.environ.get("FUSEREC_TORCHREC_PYTHON",
+                                                           str(ROOT.parent / "torchrec-venv" / "bin" / "python")),
+                        help="interpreter with torchrec + fbgemm-gpu-cpu installed (separate environment; "
+                             "benchmarks/make_torchrec_env.sh makes it); default $FUSEREC_TORCHREC_PYTHON "
+                             "or ../torchrec-venv/bin/python")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up + 3 timed iterations")
     parser.add_argument("--impls", default="fuserec,torchrec,torchrec_fused,fuserec_dense")
     args = parser.parse_args()
@@ -235,7 +239,8 @@ def main() -> None:
             for impl in impls:
                 python = args.python if impl.startswith("torchrec") else sys.executable
                 if impl.startswith("torchrec") and not Path(python).exists():
-                    runs.append({"impl": impl, "threads": threads, "round": rnd, "error": [f"{python} not found"]})
+                    runs.append({"impl": impl, "threads": threads, "round": rnd,
+                                 "error": [f"{python} not found (run benchmarks/make_torchrec_env.sh)"]})
                     continue
                 load = os.getloadavg()
                 res = launch(python, impl, threads, args)
