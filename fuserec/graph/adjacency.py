@@ -67,17 +67,17 @@ def normalized_adjacency(train: sp.spmatrix, layout: Layout = "csr") -> torch.Te
     return to_torch_sparse(normalize_symmetric(bipartite_adjacency(train)), layout)
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    """``Y = S X`` for a symmetric sparse S (constant): the gradient of X is ``S dY``."""
+class _ConstantSpMM(torch.autograd.Function):
+    """``Y = S X`` for a constant sparse S whose transpose Sᵀ is given: the gradient of X is ``Sᵀ dY``."""
 
     @staticmethod
-    def forward(ctx, matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.matrix = matrix
+    def forward(ctx, matrix: torch.Tensor, matrix_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.matrix_t = matrix_t
         return torch.sparse.mm(matrix, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        return None, torch.sparse.mm(ctx.matrix, grad.contiguous())
+        return None, None, torch.sparse.mm(ctx.matrix_t, grad.contiguous())
 
 
 def spmm_symmetric(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -86,19 +86,41 @@ def spmm_symmetric(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     Differentiable in ``x``; the backward pass reuses ``matrix`` instead of transposing it (which
     for CSR would cost a conversion per call).
     """
-    return _SymmetricSpMM.apply(matrix, x)
+    return _ConstantSpMM.apply(matrix, matrix, x)
 
 
-def propagate(adj: torch.Tensor, x: torch.Tensor, layers: int, symmetric: bool = True) -> list[torch.Tensor]:
+def spmm_constant(matrix: torch.Tensor, matrix_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for a constant sparse ``matrix`` (N, N) with its transpose ``matrix_t`` given
+    (both CSR); differentiable in ``x`` (N, d), the backward pass being ``matrix_t @ grad``."""
+    return _ConstantSpMM.apply(matrix, matrix_t, x)
+
+
+def propagate(adj: torch.Tensor, x: torch.Tensor, layers: int, symmetric: bool = True,
+              adj_t: torch.Tensor | None = None) -> list[torch.Tensor]:
     """``[x, Âx, Â²x, ..., Â^L x]``: L + 1 tensors (N, d).
 
-    ``symmetric=True`` (Â is symmetric, as built here) uses :func:`spmm_symmetric`; otherwise
-    ``torch.sparse.mm`` with its own backward.
+    ``adj_t`` given: the backward pass multiplies by it (Âᵀ, for a matrix that is not symmetric,
+    e.g. after :func:`drop_edges`). Otherwise ``symmetric=True`` (Â is symmetric, as built here)
+    uses :func:`spmm_symmetric`, and ``symmetric=False`` ``torch.sparse.mm`` with its own backward.
     """
     out = [x]
     for _ in range(layers):
-        out.append(spmm_symmetric(adj, out[-1]) if symmetric else torch.sparse.mm(adj, out[-1]))
+        if adj_t is not None:
+            out.append(spmm_constant(adj, adj_t, out[-1]))
+        elif symmetric:
+            out.append(spmm_symmetric(adj, out[-1]))
+        else:
+            out.append(torch.sparse.mm(adj, out[-1]))
     return out
+
+
+def drop_edges(values: torch.Tensor, keep_rate: float) -> torch.Tensor:
+    """Edge dropout on a sparse matrix's values (E,): each entry kept with probability
+    ``keep_rate`` and then scaled by 1 / ``keep_rate``, the dropped ones set to 0 (the pattern
+    is kept, so no index array is rebuilt). Entries are dropped independently, so the result
+    is not symmetric even where the matrix was (its transpose is ``values[pattern.transpose]``)."""
+    keep = torch.rand(values.shape, device=values.device) < keep_rate
+    return torch.where(keep, values * (1.0 / keep_rate), values.new_zeros(()))
 
 
 class SparsePattern:
@@ -132,6 +154,15 @@ class SparsePattern:
         if not (np.array_equal(tails[order], heads) and np.array_equal(heads[order], tails)):
             raise ValueError("pattern is not symmetric")
         self.transpose = torch.from_numpy(order.astype(np.int64))
+
+    @classmethod
+    def from_csr_tensor(cls, adj: torch.Tensor) -> "SparsePattern":
+        """The pattern of a symmetric torch sparse CSR tensor (N, N) (its values are not kept)."""
+        crow = adj.crow_indices().cpu().numpy()
+        col = adj.col_indices().cpu().numpy()
+        n = adj.shape[0]
+        mat = sp.csr_matrix((np.ones(len(col), dtype=np.float32), col, crow), shape=(n, n))
+        return cls(mat).to(adj.device)
 
     def to(self, device: torch.device | str) -> "SparsePattern":
         """This pattern with its index tensors on ``device`` (self if already there)."""
