@@ -161,3 +161,62 @@ def test_fused_table_optimizer_leaves_inference_and_untouched_rows_alone():
     changed = (arch.bag.weight.detach() != before).any(1).nonzero().squeeze(1).tolist()
     assert changed == [1, 4, 10]                                 # rows 1 and 4 of field 0, row 0 of field 1
     assert arch.fused.state_sum[[1, 4, 10]].gt(0).all() and arch.fused.state_sum.sum(1).gt(0).sum() == 3
+
+
+# ---------------------------------------------------------------------- IRLLRec: the intent tower on the batch's rows
+def full_tower_text_terms(self, batch, out):
+    """The previous :meth:`IRLLRec.text_terms` intent part: r over all N nodes, then indexed."""
+    from fuserec.models.irllrec import IRLLRec
+
+    cfg = self.cfg
+    nodes = self.batch_nodes(batch)
+    terms = {}
+    if cfg.use_kd:
+        terms["kd"] = cfg.kd_weight * self.kd_term(out, nodes)
+    intent_rows = self.rows(self._on_device("intent", out.final.device), nodes)
+    z = self.intent_proj(intent_rows)
+    r = self.intent_tower(out.layers) if self.intent_tower is not None else out.final     # (N, d)
+    if cfg.use_pair:
+        terms["pair"] = cfg.pair_weight * self.align(r[nodes.groups], z, nodes, cfg.pair_temperature)
+    if cfg.use_trans:
+        target = out.final if cfg.trans_target == "e" else r
+        w = cfg.trans_weight + (cfg.itm_weight * cfg.itm_mix_trans if cfg.use_itm else 0.0)
+        terms["trans"] = w * self.trans_term(z, self.rows(target, nodes), nodes)
+    if cfg.use_itm:
+        terms["itm"] = cfg.itm_weight * cfg.itm_mix_itm * self.itm_term(z, intent_rows, nodes)
+    assert isinstance(self, IRLLRec)
+    return terms
+
+
+@pytest.mark.parametrize("cfg", [
+    {**TEXT, "n_negatives": 40},
+    {**TEXT, "n_negatives": 40, "trans_target": "r", "pair_weight": 1.0},
+    {**TEXT, "n_negatives": 40, "layers": 1, "aggregation": "mean"},
+])
+def test_intent_tower_on_the_batch_rows_equals_the_full_tower(cfg):
+    ds = random_dataset()
+    batch = bpr_batch(ds, size=150)                 # a batch that leaves many nodes out
+    model = build("irllrec", ds, dim=8, **cfg)
+    new = loss_and_grads(model, batch)
+    model.text_terms = full_tower_text_terms.__get__(model)
+    old = loss_and_grads(model, batch)
+    assert_same(new, old)
+    assert new[1]["intent_tower.user_protos"].abs().sum() > 0     # the tower gets gradients
+
+
+def test_row_pattern_matches_the_full_pattern_rows():
+    from fuserec.graph.adjacency import SparsePattern, bipartite_adjacency
+
+    ds = random_dataset(n_users=30, n_items=40)
+    pattern = SparsePattern(bipartite_adjacency(ds.csr("train")))
+    rows = torch.tensor([0, 3, 4, 31, 60, 69])
+    sub = pattern.restrict(rows)
+    x = torch.randn(pattern.n_nodes, 5, dtype=torch.float64, requires_grad=True)
+    v_full = torch.rand(pattern.n_edges, dtype=torch.float64)
+    mask = torch.isin(pattern.heads, rows)
+    v = v_full[mask].clone().requires_grad_(True)    # the rows' edges, in the same (CSR) order
+    assert torch.equal(sub.tails, pattern.tails[mask])
+    torch.testing.assert_close(sub.spmm(v, x), pattern.spmm(v_full, x)[rows])
+    torch.testing.assert_close(sub.edge_dot(x), pattern.edge_dot(x)[mask])
+    assert torch.autograd.gradcheck(lambda v, x: sub.spmm(v, x), (v, x))
+    assert torch.autograd.gradcheck(lambda x: sub.edge_dot(x), (x,))

@@ -196,6 +196,110 @@ class SparsePattern:
         """(E,) ``x_h · x_t`` for every edge (h, t), differentiable in ``x`` (N, d)."""
         return _PatternEdgeDot.apply(self, x)
 
+    def restrict(self, rows: torch.Tensor) -> "RowPattern":
+        """The (Q, N) pattern of the distinct node ids ``rows`` (Q,) (:class:`RowPattern`)."""
+        return RowPattern(self, rows)
+
+
+class RowPattern:
+    """The rows ``rows`` (Q,) of a :class:`SparsePattern`: a (Q, N) pattern with E_Q edges, and its
+    (N, Q) transpose, for computing a node-wise aggregation at a few rows only.
+
+    Attributes:
+        rows: (Q,) int64 node ids (distinct). crow, col: int32 CSR of the (Q, N) pattern.
+        local_heads: (E_Q,) int64 row of each edge in ``0..Q-1``; tails: (E_Q,) int64 column.
+        crow_t, col_t: int32 CSR of the (N, Q) transpose; perm_t: (E_Q,) int64, transposed
+            entry k holds edge ``perm_t[k]``.
+    """
+
+    def __init__(self, pattern: SparsePattern, rows: torch.Tensor):
+        device = pattern.crow.device
+        rows = rows.to(device=device, dtype=torch.int64)
+        crow = pattern.crow.to(torch.int64)
+        starts, degree = crow[rows], crow[rows + 1] - crow[rows]                    # (Q,)
+        self.rows, self.n_nodes = rows, pattern.n_nodes
+        self.local_heads = torch.repeat_interleave(torch.arange(len(rows), device=device), degree)
+        first = torch.cumsum(degree, 0) - degree                                    # (Q,) start in the sub-pattern
+        edge_ids = starts[self.local_heads] + torch.arange(len(self.local_heads), device=device) - first[self.local_heads]
+        self.tails = pattern.tails[edge_ids]
+        self.crow = torch.cat([degree.new_zeros(1), torch.cumsum(degree, 0)]).to(torch.int32)
+        self.col = self.tails.to(torch.int32)
+        order = torch.sort(self.tails, stable=True).indices                         # CSR order of the transpose
+        self.perm_t = order
+        self.col_t = self.local_heads[order].to(torch.int32)
+        counts = torch.bincount(self.tails, minlength=self.n_nodes)
+        self.crow_t = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]).to(torch.int32)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rows.shape[0])
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """(Q, N) sparse CSR with ``values`` (E_Q,) (no autograd)."""
+        return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_rows, self.n_nodes),
+                                       check_invariants=False)
+
+    def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
+        """(N, Q) sparse CSR: the transpose of :meth:`matrix` (no autograd)."""
+        return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.perm_t].contiguous(),
+                                       size=(self.n_nodes, self.n_rows), check_invariants=False)
+
+    def row_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """(Q,) sums of ``values`` (E_Q,) per row (differentiable)."""
+        return values.new_zeros(self.n_rows).index_add(0, self.local_heads, values)
+
+    def spmm(self, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``M(values) @ x``: (Q, d) from ``values`` (E_Q,) and ``x`` (N, d), differentiable in both."""
+        return _RowSpMM.apply(self, values, x)
+
+    def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
+        """(E_Q,) ``x_h · x_t`` for every edge (h, t) of the rows, differentiable in ``x`` (N, d)."""
+        return _RowEdgeDot.apply(self, x)
+
+
+def _sampled_rows(pattern: RowPattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
+    """(E_Q,) ``(left @ right_t)`` at the row pattern's entries (``left`` (Q, d), ``right_t`` (d, N))."""
+    zero = pattern.matrix(left.new_zeros(pattern.col.shape[0]))
+    return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
+
+
+class _RowSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pattern, values, x):  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.save_for_backward(values, x)
+        return torch.sparse.mm(pattern.matrix(values), x)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        pattern = ctx.pattern
+        values, x = ctx.saved_tensors
+        grad = grad.contiguous()
+        d_values = d_x = None
+        if ctx.needs_input_grad[1]:
+            d_values = _sampled_rows(pattern, grad, x.T)                   # dL/dM_ht = g_h · x_t
+        if ctx.needs_input_grad[2]:
+            d_x = torch.sparse.mm(pattern.matrix_t(values), grad)          # Mᵀ g, (N, d)
+        return None, d_values, d_x
+
+
+class _RowEdgeDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pattern, x):  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.save_for_backward(x)
+        return _sampled_rows(pattern, x[pattern.rows], x.T)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        pattern = ctx.pattern
+        (x,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        # d/dx_t Σ_e g_e x_h·x_t = Σ_{e into t} g_e x_h ;  d/dx_h = Σ_{e out of h} g_e x_t
+        d_x = torch.sparse.mm(pattern.matrix_t(grad), x[pattern.rows])
+        d_x.index_add_(0, pattern.rows, torch.sparse.mm(pattern.matrix(grad), x))
+        return None, d_x
+
 
 def _sampled(pattern: SparsePattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
     """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (N, d), ``right_t`` (d, N))."""
