@@ -184,12 +184,25 @@ class SparsePattern:
         return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_nodes, self.n_nodes),
                                        check_invariants=False)
 
+    def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
+        """The transpose of :meth:`matrix` (same pattern, values permuted; no autograd)."""
+        return self.matrix(values[self.transpose])
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_nodes
+
+    @property
+    def edge_rows(self) -> torch.Tensor:
+        """(E,) int64 row of every edge (its head)."""
+        return self.heads
+
     def row_sum(self, values: torch.Tensor) -> torch.Tensor:
-        """(N,) sums of ``values`` (E,) per row (differentiable)."""
-        return values.new_zeros(self.n_nodes).index_add(0, self.heads, values)
+        """(rows,) sums of ``values`` (E,) per row (differentiable)."""
+        return values.new_zeros(self.n_rows).index_add(0, self.edge_rows, values)
 
     def spmm(self, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``M(values) @ x`` (N, d), differentiable in ``values`` (E,) and ``x`` (N, d)."""
+        """``M(values) @ x`` (rows, d), differentiable in ``values`` (E,) and ``x`` (N, d)."""
         return _PatternSpMM.apply(self, values, x)
 
     def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
@@ -201,9 +214,10 @@ class SparsePattern:
         return RowPattern(self, rows)
 
 
-class RowPattern:
+class RowPattern(SparsePattern):
     """The rows ``rows`` (Q,) of a :class:`SparsePattern`: a (Q, N) pattern with E_Q edges, and its
-    (N, Q) transpose, for computing a node-wise aggregation at a few rows only.
+    (N, Q) transpose, for computing a node-wise aggregation at a few rows only (``row_sum`` and
+    ``spmm`` as the full pattern's, on the rows).
 
     Attributes:
         rows: (Q,) int64 node ids (distinct). crow, col: int32 CSR of the (Q, N) pattern.
@@ -212,7 +226,7 @@ class RowPattern:
             entry k holds edge ``perm_t[k]``.
     """
 
-    def __init__(self, pattern: SparsePattern, rows: torch.Tensor):
+    def __init__(self, pattern: SparsePattern, rows: torch.Tensor):  # noqa: D107 - no super(): other fields
         device = pattern.crow.device
         rows = rows.to(device=device, dtype=torch.int64)
         crow = pattern.crow.to(torch.int64)
@@ -234,6 +248,15 @@ class RowPattern:
     def n_rows(self) -> int:
         return int(self.rows.shape[0])
 
+    @property
+    def edge_rows(self) -> torch.Tensor:
+        return self.local_heads
+
+    def to(self, device: torch.device | str) -> "RowPattern":
+        if self.crow.device != torch.device(device):
+            raise ValueError("a RowPattern is built per batch on its pattern's device")
+        return self
+
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         """(Q, N) sparse CSR with ``values`` (E_Q,) (no autograd)."""
         return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_rows, self.n_nodes),
@@ -244,43 +267,9 @@ class RowPattern:
         return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.perm_t].contiguous(),
                                        size=(self.n_nodes, self.n_rows), check_invariants=False)
 
-    def row_sum(self, values: torch.Tensor) -> torch.Tensor:
-        """(Q,) sums of ``values`` (E_Q,) per row (differentiable)."""
-        return values.new_zeros(self.n_rows).index_add(0, self.local_heads, values)
-
-    def spmm(self, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``M(values) @ x``: (Q, d) from ``values`` (E_Q,) and ``x`` (N, d), differentiable in both."""
-        return _RowSpMM.apply(self, values, x)
-
     def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
         """(E_Q,) ``x_h · x_t`` for every edge (h, t) of the rows, differentiable in ``x`` (N, d)."""
         return _RowEdgeDot.apply(self, x)
-
-
-def _sampled_rows(pattern: RowPattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
-    """(E_Q,) ``(left @ right_t)`` at the row pattern's entries (``left`` (Q, d), ``right_t`` (d, N))."""
-    zero = pattern.matrix(left.new_zeros(pattern.col.shape[0]))
-    return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
-
-
-class _RowSpMM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, pattern, values, x):  # type: ignore[override]
-        ctx.pattern = pattern
-        ctx.save_for_backward(values, x)
-        return torch.sparse.mm(pattern.matrix(values), x)
-
-    @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
-        pattern = ctx.pattern
-        values, x = ctx.saved_tensors
-        grad = grad.contiguous()
-        d_values = d_x = None
-        if ctx.needs_input_grad[1]:
-            d_values = _sampled_rows(pattern, grad, x.T)                   # dL/dM_ht = g_h · x_t
-        if ctx.needs_input_grad[2]:
-            d_x = torch.sparse.mm(pattern.matrix_t(values), grad)          # Mᵀ g, (N, d)
-        return None, d_values, d_x
 
 
 class _RowEdgeDot(torch.autograd.Function):
@@ -288,7 +277,7 @@ class _RowEdgeDot(torch.autograd.Function):
     def forward(ctx, pattern, x):  # type: ignore[override]
         ctx.pattern = pattern
         ctx.save_for_backward(x)
-        return _sampled_rows(pattern, x[pattern.rows], x.T)
+        return _sampled(pattern, x[pattern.rows], x.T)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -301,9 +290,9 @@ class _RowEdgeDot(torch.autograd.Function):
         return None, d_x
 
 
-def _sampled(pattern: SparsePattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
-    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (N, d), ``right_t`` (d, N))."""
-    zero = pattern.matrix(left.new_zeros(pattern.n_edges))
+def _sampled(pattern: "SparsePattern | RowPattern", left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
+    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (rows, d), ``right_t`` (d, N))."""
+    zero = pattern.matrix(left.new_zeros(pattern.col.shape[0]))
     return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
 
 
@@ -323,7 +312,7 @@ class _PatternSpMM(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             d_values = _sampled(pattern, grad, x.T)                        # dL/dM_ht = g_h · x_t
         if ctx.needs_input_grad[2]:
-            d_x = torch.sparse.mm(pattern.matrix(values[pattern.transpose]), grad)   # Mᵀ g
+            d_x = torch.sparse.mm(pattern.matrix_t(values), grad)               # Mᵀ g
         return None, d_values, d_x
 
 

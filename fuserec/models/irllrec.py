@@ -117,15 +117,14 @@ class IntentTower(nn.Module):
         ri = torch.softmax(xi @ self.item_protos, dim=1) @ self.item_protos.T
         return torch.cat([ru, ri], dim=0)
 
-    def edge_weights(self, x: torch.Tensor, pattern=None) -> torch.Tensor:
+    def edge_weights(self, x: torch.Tensor, pattern: SparsePattern | None = None) -> torch.Tensor:
         """(E,) row-normalised α on A's edges from the layer embeddings x (N, d); with a
         :class:`RowPattern`, on the edges of its rows only (E_Q,)."""
         pattern = self.pattern if pattern is None else pattern
         r_hat = nn.functional.normalize(self.prototype_mix(x), dim=1)
         alpha = (pattern.edge_dot(r_hat) + 1) / 2                                  # (E,), in [0, 1]
         row = pattern.row_sum(alpha).clamp_min(1e-12)
-        heads = pattern.heads if pattern is self.pattern else pattern.local_heads
-        return alpha / row[heads]
+        return alpha / row[pattern.edge_rows]
 
     def forward(self, layers: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
         """r = mean_l G(e^l) e^l over l = 0..L-1 (just e⁰ when L = 0): (N, d), or (Q, d) at the
