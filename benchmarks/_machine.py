@@ -11,6 +11,19 @@ from pathlib import Path
 from typing import Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    """The shared data folder: ``$FUSEREC_DATA``, else ``../shared/data`` next to the repository."""
+    return Path(os.environ.get("FUSEREC_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shown_path(text: str | Path) -> str:
+    """``text`` with every absolute path under the repository's parent written relative to the
+    repository (``/x/shared/data/a`` → ``../shared/data/a``), for results files that travel."""
+    parent = str(ROOT.parent)
+    return str(text).replace(parent + os.sep, ".." + os.sep)
 
 
 def cpu_model() -> str:

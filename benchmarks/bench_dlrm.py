@@ -9,9 +9,13 @@ Implementations:
   for the tables, dense for the MLPs).
 * ``fuserec`` (dense grads): the same with dense embedding gradients (what TorchRec's unsharded
   EmbeddingBagCollection gives).
+* ``fuserec_fused``: SparseArch with ``fused_optimizer="adagrad"``: the tables' Adagrad applied
+  inside the backward pass to the touched rows (no table gradient materialised); Adagrad for the
+  MLPs.
 * ``torchrec``: ``torchrec.models.dlrm.DLRM`` with an ``EmbeddingBagCollection`` and
   ``torch.optim.Adagrad``; run in a separate interpreter (``--python``, default
-  ``/work/bench-venv/bin/python``) so that TorchRec never touches the project's environment.
+  ``$FUSEREC_TORCHREC_PYTHON``, else ``../torchrec-venv/bin/python`` next to the repository, which
+  ``benchmarks/make_torchrec_env.sh`` creates) so that TorchRec never touches the project's environment.
 * ``torchrec_fused``: TorchRec's ``FusedEmbeddingBagCollection`` (fbgemm table-batched
   embeddings with the Adagrad update fused into the backward) with Adagrad for the MLPs.
 
@@ -67,21 +71,26 @@ def make_batches(n: int, batch: int = BATCH, seed: int = 0) -> list[dict[str, np
     return out
 
 
-def time_loop(step, batches, warmup: int) -> list[float]:
+def time_loop(step, batches, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU seconds of each timed step (CPU time is what other jobs on a loaded
+    machine disturb least, for a one-thread run)."""
     for b in batches[:warmup]:
         step(b)
-    times = []
+    times, cpu = [], []
     for b in batches[warmup:]:
-        start = time.perf_counter()
+        start, c0 = time.perf_counter(), time.process_time()
         step(b)
         times.append(time.perf_counter() - start)
-    return times
+        cpu.append(time.process_time() - c0)
+    return times, cpu
 
 
-def summary(times: list[float], batch: int) -> dict:
+def summary(timed: tuple[list[float], list[float]], batch: int) -> dict:
+    times, cpu = timed
     med = statistics.median(times)
     return {"median_s": med, "min_s": min(times), "max_s": max(times), "iters": len(times),
-            "examples_per_s": batch / med}
+            "examples_per_s": batch / med, "cpu_median_s": statistics.median(cpu),
+            "examples_per_cpu_s": batch / statistics.median(cpu)}
 
 
 def time_train_and_infer(model, forward, opt, batches, warmup: int) -> dict:
@@ -106,7 +115,7 @@ def time_train_and_infer(model, forward, opt, batches, warmup: int) -> dict:
 
 
 # ---------------------------------------------------------------------- fuserec
-def fuserec_model(sparse: bool):
+def fuserec_model(sparse: bool, fused: str | None = None):
     sys.path.insert(0, str(ROOT))
     from torch import nn
 
@@ -115,7 +124,8 @@ def fuserec_model(sparse: bool):
     class BenchDLRM(nn.Module):
         def __init__(self):
             super().__init__()
-            self.sparse_arch = SparseArch([ROWS] * N_SPARSE, DIM, "sum", sparse=sparse)
+            self.sparse_arch = SparseArch([ROWS] * N_SPARSE, DIM, "sum", sparse=sparse,
+                                          fused_optimizer=fused, fused_lr=0.01)
             self.dense_arch = DenseArch(N_DENSE, BOTTOM)
             self.inter = InteractionArch(N_SPARSE)
             self.over = OverArch(DIM + self.inter.output_pairs, TOP)
@@ -126,11 +136,13 @@ def fuserec_model(sparse: bool):
     return BenchDLRM()
 
 
-def run_fuserec(batches, threads: int, warmup: int, sparse: bool) -> dict:
+def run_fuserec(batches, threads: int, warmup: int, mode: str) -> dict:
+    """``mode``: ``sparse`` (sparse table gradients), ``dense`` or ``fused`` (Adagrad in the backward)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = fuserec_model(sparse)
-    opt = torch.optim.Adagrad(model.parameters(), lr=0.01)
+    model = fuserec_model(mode == "sparse", "adagrad" if mode == "fused" else None)
+    params = [p for n, p in model.named_parameters() if mode != "fused" or not n.startswith("sparse_arch.")]
+    opt = torch.optim.Adagrad(params, lr=0.01)
     arange = torch.arange(BATCH)
     tb = [{"dense": torch.from_numpy(b["dense"]), "ids": [torch.from_numpy(r) for r in b["ids"]],
            "labels": torch.from_numpy(b["labels"])} for b in batches]
@@ -186,7 +198,8 @@ def worker(args) -> None:
     if impl.startswith("torchrec"):
         res = run_torchrec(batches, args.threads, args.warmup, fused=impl == "torchrec_fused")
     else:
-        res = run_fuserec(batches, args.threads, args.warmup, sparse=impl == "fuserec")
+        res = run_fuserec(batches, args.threads, args.warmup,
+                          {"fuserec": "sparse", "fuserec_dense": "dense", "fuserec_fused": "fused"}[impl])
     res.update({"impl": impl, "threads": args.threads, "peak_rss_mb": peak_rss_mb(), "torch": torch.__version__})
     if impl.startswith("torchrec"):
         import importlib.metadata as md
@@ -215,10 +228,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="repeat every implementation this many times, interleaved (load drifts)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--python", default="/work/bench-venv/bin/python",
-                        help="interpreter with torchrec + fbgemm-gpu-cpu installed (separate environment)")
+    parser.add_argument("--python", default=os.environ.get("FUSEREC_TORCHREC_PYTHON",
+                                                           str(ROOT.parent / "torchrec-venv" / "bin" / "python")),
+                        help="interpreter with torchrec + fbgemm-gpu-cpu installed (separate environment; "
+                             "benchmarks/make_torchrec_env.sh makes it); default $FUSEREC_TORCHREC_PYTHON "
+                             "or ../torchrec-venv/bin/python")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up + 3 timed iterations")
-    parser.add_argument("--impls", default="fuserec,torchrec,torchrec_fused,fuserec_dense")
+    parser.add_argument("--impls", default="fuserec_fused,torchrec_fused,fuserec,torchrec,fuserec_dense")
     args = parser.parse_args()
     if args.quick:
         args.warmup, args.iters, args.rounds = 1, 3, 1
@@ -235,7 +251,8 @@ def main() -> None:
             for impl in impls:
                 python = args.python if impl.startswith("torchrec") else sys.executable
                 if impl.startswith("torchrec") and not Path(python).exists():
-                    runs.append({"impl": impl, "threads": threads, "round": rnd, "error": [f"{python} not found"]})
+                    runs.append({"impl": impl, "threads": threads, "round": rnd,
+                                 "error": [f"{python} not found (run benchmarks/make_torchrec_env.sh)"]})
                     continue
                 load = os.getloadavg()
                 res = launch(python, impl, threads, args)
@@ -258,26 +275,28 @@ def main() -> None:
             rows.append({"impl": impl, "threads": threads, "rounds": len(mine),
                          "train_examples_per_s": statistics.median(r["train"]["examples_per_s"] for r in mine),
                          "infer_examples_per_s": statistics.median(r["infer"]["examples_per_s"] for r in mine),
+                         "train_examples_per_cpu_s": statistics.median(r["train"]["examples_per_cpu_s"] for r in mine),
                          "train_per_round": [round(r["train"]["examples_per_s"]) for r in mine],
                          "infer_per_round": [round(r["infer"]["examples_per_s"]) for r in mine],
                          "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
                          "loadavg_1min": [round(r["loadavg_before"][0], 2) for r in mine]})
     speedups = {}
-    for threads in thread_counts:
-        for ref in ("torchrec", "torchrec_fused"):
-            ratios_t, ratios_i = [], []
-            for rnd in range(args.rounds):
-                ours = next((r for r in runs if r["impl"] == "fuserec" and r["threads"] == threads
-                             and r["round"] == rnd and "train" in r), None)
-                theirs = next((r for r in runs if r["impl"] == ref and r["threads"] == threads
-                               and r["round"] == rnd and "train" in r), None)
-                if ours and theirs:
-                    ratios_t.append(ours["train"]["examples_per_s"] / theirs["train"]["examples_per_s"])
-                    ratios_i.append(ours["infer"]["examples_per_s"] / theirs["infer"]["examples_per_s"])
-            if ratios_t:
-                speedups[f"{ref}@{threads}"] = {"train": statistics.median(ratios_t),
-                                                "infer": statistics.median(ratios_i),
-                                                "train_per_round": [round(x, 2) for x in ratios_t]}
+    for threads, mine, ref in [(t, m, r) for t in thread_counts for m in ("fuserec_fused", "fuserec")
+                               for r in ("torchrec_fused", "torchrec")]:
+        ratios_t, ratios_i, ratios_cpu = [], [], []
+        for rnd in range(args.rounds):
+            ours = next((r for r in runs if r["impl"] == mine and r["threads"] == threads
+                         and r["round"] == rnd and "train" in r), None)
+            theirs = next((r for r in runs if r["impl"] == ref and r["threads"] == threads
+                           and r["round"] == rnd and "train" in r), None)
+            if ours and theirs:
+                ratios_t.append(ours["train"]["examples_per_s"] / theirs["train"]["examples_per_s"])
+                ratios_i.append(ours["infer"]["examples_per_s"] / theirs["infer"]["examples_per_s"])
+                ratios_cpu.append(theirs["train"]["cpu_median_s"] / ours["train"]["cpu_median_s"])
+        if ratios_t:
+            speedups[f"{mine} over {ref}@{threads}"] = {
+                "train": statistics.median(ratios_t), "infer": statistics.median(ratios_i),
+                "train_cpu": statistics.median(ratios_cpu), "train_per_round": [round(x, 2) for x in ratios_t]}
     versions = next((r for r in runs if r.get("torchrec")), {})
     out = {
         "benchmark": "dlrm_throughput",
@@ -313,22 +332,24 @@ def markdown(out: dict) -> str:
         f"Machine: {m['platform']}, {m['cpu_count']} CPUs, torch {m['torch']}, torchrec {m['torchrec']}, "
         f"fbgemm-gpu-cpu {m['fbgemm_gpu_cpu']}. Load average at start {tuple(round(x, 2) for x in out['loadavg_start'])}, "
         f"end {tuple(round(x, 2) for x in out['loadavg_end'])}: {out['note']}.", "",
-        "| implementation | threads | train ex/s | infer ex/s | train ex/s per round | peak RSS MB | load (1 min) per round |",
-        "|---|---:|---:|---:|---|---:|---|",
+        "| implementation | threads | train ex/s | train ex/CPU-s | infer ex/s | train ex/s per round | peak RSS MB | load (1 min) per round |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in out["results"]:
         if "error" in r:
-            lines.append(f"| {r['impl']} | {r['threads']} | error: {' '.join(map(str, r['error']))} | | | | |")
+            lines.append(f"| {r['impl']} | {r['threads']} | error: {' '.join(map(str, r['error']))} | | | | | |")
             continue
         lines.append(f"| {r['impl']} | {r['threads']} | {r['train_examples_per_s']:,.0f} | "
+                     f"{r['train_examples_per_cpu_s']:,.0f} | "
                      f"{r['infer_examples_per_s']:,.0f} | {r['train_per_round']} | {r['peak_rss_mb']:.0f} | "
                      f"{r['loadavg_1min']} |")
     if out["speedup_fuserec_over"]:
-        lines += ["", "Speed-up of `fuserec` (sparse gradients) over each reference, median of the per-round "
-                  "ratios (runs of one round are adjacent in time):", ""]
+        lines += ["", "Speed-ups of `fuserec_fused` (Adagrad fused into the tables' backward) and `fuserec` "
+                  "(sparse gradients) over each reference, median of the per-round ratios (runs of one round "
+                  "are adjacent in time); `CPU` is the ratio of process CPU time per training step:", ""]
         for key, v in out["speedup_fuserec_over"].items():
-            lines.append(f"- {key} threads: training ×{v['train']:.2f} (rounds {v['train_per_round']}), "
-                         f"inference ×{v['infer']:.2f}")
+            lines.append(f"- {key} threads: training ×{v['train']:.2f} (rounds {v['train_per_round']}; "
+                         f"CPU ×{v['train_cpu']:.2f}), inference ×{v['infer']:.2f}")
     return "\n".join(lines) + "\n"
 
 

@@ -24,14 +24,14 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _machine import cpu_model, max_rss_mib  # noqa: E402
+from _machine import cpu_model, data_dir, max_rss_mib, shown_path  # noqa: E402
 
 from fuserec.data import load_dataset  # noqa: E402
 from fuserec.eval.ranking import default_batch_size, evaluate_embeddings  # noqa: E402
 from fuserec.io import atomic_write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("FUSEREC_DATA", ROOT.parent / "shared" / "data")) / "irllrec" / "amazon"
+DEFAULT_DATA = data_dir() / "irllrec" / "amazon"
 
 
 def main() -> None:
@@ -82,7 +82,7 @@ def main() -> None:
     best = min(results, key=lambda r: r["median_s"])
     report = {
         "benchmark": "full-ranking evaluation, Amazon-book test split, train masked, K=5/10/20",
-        "data": str(args.data),
+        "data": shown_path(args.data),
         "n_users_evaluated": n_eval,
         "n_items": dataset.n_items,
         "train_nnz": int(train.nnz),

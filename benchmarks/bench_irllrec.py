@@ -29,7 +29,9 @@ import time
 import warnings
 from pathlib import Path
 
-SOURCE = "irllrec:/work/shared/data/irllrec/amazon"
+from _machine import data_dir  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+
+SOURCE = f"irllrec:{data_dir() / 'irllrec' / 'amazon'}"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 #: case → (model, config overrides, how many epochs / batches to time)

@@ -20,12 +20,12 @@ import logging  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from _machine import RESULTS, machine_info, max_rss_mib, median_time  # noqa: E402
+from _machine import RESULTS, data_dir, machine_info, max_rss_mib, median_time  # noqa: E402
 
 from fuserec.data import load_dataset, store  # noqa: E402
 from fuserec.io import atomic_write_json, atomic_write_text  # noqa: E402
 
-DATA = Path(os.environ.get("FUSEREC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_dir()
 SOURCES = {
     "synthetic": "synthetic",
     "irllrec/amazon": f"irllrec:{DATA}/irllrec/amazon",

@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 
 import torch
+from _machine import data_dir, shown_path  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", default="irllrec:" + str(Path(__file__).resolve().parents[2] / "shared/data/irllrec/amazon"))
+    parser.add_argument("--source", default=f"irllrec:{data_dir() / 'irllrec' / 'amazon'}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=4096)
@@ -51,7 +52,7 @@ def main() -> None:
     evals = [row["eval_seconds"] for row in trainer.curves]
     result = {
         "benchmark": "mf_epoch_and_eval",
-        "source": args.source,
+        "source": shown_path(args.source),
         "n_users": dataset.n_users, "n_items": dataset.n_items,
         "n_train": int(dataset.csr("train").nnz),
         "batch_size": args.batch_size, "dim": args.dim, "repeats": args.repeats,

@@ -12,7 +12,7 @@ on these data, which the benchmark checks). recfarm computes item-item SWING wit
 recfarm on the transposed matrix. recfarm is not a fuserec dependency: ``pip install recfarm``;
 without it the benchmark skips it with a message.
 
-    python benchmarks/bench_swing.py [--repeats 5] [--data /work/shared/data/irllrec]
+    python benchmarks/bench_swing.py [--repeats 5] [--data ../shared/data/irllrec]  (default: $FUSEREC_DATA/irllrec)
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-from _machine import cpu_model, max_rss_mib  # noqa: E402
+from _machine import cpu_model, data_dir, max_rss_mib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "irllrec"
+DEFAULT_DATA = data_dir() / "irllrec"
 TOPK = 50
 
 

@@ -27,13 +27,15 @@ import time
 from pathlib import Path
 
 import torch
+from _machine import data_dir  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="atomic:/work/shared/data/movielens/ml-100k")
+    parser.add_argument("--dataset", default=f"atomic:{data_dir() / 'movielens' / 'ml-100k'}",
+                        help="dataset SOURCE (default: ML-100K under $FUSEREC_DATA or ../shared/data)")
     parser.add_argument("--side", default="item", choices=("user", "item"))
     parser.add_argument("--kind", default="profile", choices=("profile", "intent"))
     parser.add_argument("--repeats", type=int, default=3)

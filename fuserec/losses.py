@@ -157,7 +157,8 @@ def soft_target_cross_entropy(student_logits: torch.Tensor, teacher_logits: torc
 
 
 def info_nce_shared(anchors: torch.Tensor, positives: torch.Tensor, candidates: torch.Tensor,
-                    positive_in_candidates: torch.Tensor, temperature: float) -> torch.Tensor:
+                    positive_in_candidates: torch.Tensor, temperature: float,
+                    weights: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE against one candidate set shared by all anchors, cosine similarity, no (B, M) mask.
 
     ``mean_b [ logsumexp({s(a_b, p_b)} ∪ {s(a_b, c_m)}_m) − s(a_b, p_b) ]`` with
@@ -169,6 +170,8 @@ def info_nce_shared(anchors: torch.Tensor, positives: torch.Tensor, candidates: 
     Args:
         anchors: (B, d); positives: (B, d); candidates: (M, d), rows distinct entities.
         positive_in_candidates: (B,) bool.
+        weights: optional (B,) row weights: the result is ``Σ_b w_b l_b / Σ_b w_b`` (the mean
+            over a batch whose row b occurs w_b times, computed once per distinct row).
     """
     a = F.normalize(anchors, dim=-1) / temperature                                 # τ folded into a
     p = F.normalize(positives, dim=-1)
@@ -176,4 +179,7 @@ def info_nce_shared(anchors: torch.Tensor, positives: torch.Tensor, candidates: 
     pos = (a * p).sum(-1)                                                           # (B,)
     lse = torch.logsumexp(a @ c.T, dim=1)                                           # (B,)
     lse = torch.where(positive_in_candidates, lse, torch.logaddexp(lse, pos))
-    return (lse - pos).mean()
+    if weights is None:
+        return (lse - pos).mean()
+    weights = weights.to(lse.dtype)
+    return ((lse - pos) * weights).sum() / weights.sum()

@@ -11,7 +11,7 @@ import torch
 from fuserec.config import from_dict
 from fuserec.data.dataset import build_dataset
 from fuserec.errors import ConfigError, DataError
-from fuserec.graph.adjacency import (SparsePattern, bipartite_adjacency, normalized_adjacency, propagate,
+from fuserec.graph.adjacency import (SparsePattern, bipartite_adjacency, drop_edges, normalized_adjacency, propagate,
                                      to_torch_sparse)
 from fuserec.losses import info_nce_candidates, info_nce_shared, soft_target_cross_entropy
 from fuserec.models import get_model
@@ -99,7 +99,8 @@ def test_propagation_and_its_symmetric_backward_match_dense():
 def test_lightgcn_final_embeddings_match_dense_reference(aggregation):
     ds = tiny_dataset()
     _, ref = dense_norm_adj(ds)
-    model = build("lightgcn", ds, dim=5, layers=3, aggregation=aggregation)
+    model = build("lightgcn", ds, dim=5, layers=3, aggregation=aggregation, keep_rate=1.0, reg=1e-7,
+                  reg_scope="batch")
     e0 = torch.cat([model.user_emb, model.item_emb]).detach().double()
     a = torch.tensor(ref)
     layers = [e0, a @ e0, a @ a @ e0, a @ a @ a @ e0]
@@ -119,6 +120,48 @@ def test_lightgcn_final_embeddings_match_dense_reference(aggregation):
                   + e0[ds.n_users + neg].pow(2).sum()) / (2 * 2)
     torch.testing.assert_close(out["bpr"].double(), bpr, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out["reg"].double(), reg, rtol=1e-5, atol=1e-12)
+
+
+def test_lightgcn_default_recipe_edge_dropout_and_full_l2_match_dense_reference():
+    """The defaults (reference recipe): one edge-dropout draw per loss, shared by the layers,
+    kept entries scaled by 1/keep; L2 λ Σ||θ||² on all parameters; gradients through Âᵀ."""
+    ds = tiny_dataset()
+    _, ref = dense_norm_adj(ds)
+    model = build("lightgcn", ds, dim=5)
+    cfg = model.cfg
+    assert (cfg.aggregation, cfg.keep_rate, cfg.reg_scope, cfg.reg) == ("sum", 0.8, "all", 1e-6)
+    users, pos, neg = torch.tensor([0, 3, 1]), torch.tensor([1, 7, 2]), torch.tensor([2, 4, 5])
+    model.train()
+    torch.manual_seed(5)
+    out = model.loss({"users": users, "pos": pos, "neg": neg})
+    out["loss"].backward()
+    # the same draw, replayed: Â' = Â with the mask of drop_edges at the same seed
+    adj = normalized_adjacency(ds.csr("train"))
+    torch.manual_seed(5)
+    kept = drop_edges(adj.values(), 0.8)
+    assert (kept == 0).any() and (kept != 0).any()
+    a_drop = torch.sparse_csr_tensor(adj.crow_indices(), adj.col_indices(), kept, size=adj.shape).to_dense().double()
+    assert not torch.equal(a_drop, a_drop.T)                    # entries are dropped independently
+    nz = a_drop != 0
+    torch.testing.assert_close(a_drop[nz], torch.tensor(ref)[nz] / 0.8)
+    e0 = model.ego_emb.detach().double().clone().requires_grad_(True)
+    layers = [e0]
+    for _ in range(3):
+        layers.append(a_drop @ layers[-1])
+    e = torch.stack(layers).sum(0)
+    eu, ei = e[:ds.n_users], e[ds.n_users:]
+    bpr = torch.nn.functional.softplus((eu[users] * ei[neg]).sum(1) - (eu[users] * ei[pos]).sum(1)).mean()
+    reg = 1e-6 * e0.pow(2).sum()
+    (bpr + reg).backward()
+    torch.testing.assert_close(out["bpr"].double(), bpr.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out["reg"].double(), reg.detach(), rtol=1e-5, atol=1e-12)
+    torch.testing.assert_close(model.ego_emb.grad.double(), e0.grad, rtol=1e-4, atol=1e-7)
+    # scores and embeddings use Â itself, whatever the mode
+    emb = model.embeddings()
+    a = torch.tensor(ref)
+    x = model.ego_emb.detach().double()
+    want = x + a @ x + a @ a @ x + a @ a @ a @ x
+    torch.testing.assert_close(torch.cat([emb["user"], emb["item"]]).double(), want, rtol=1e-5, atol=1e-6)
 
 
 def test_sparse_pattern_gradients_and_transpose():

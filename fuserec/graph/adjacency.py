@@ -67,17 +67,17 @@ def normalized_adjacency(train: sp.spmatrix, layout: Layout = "csr") -> torch.Te
     return to_torch_sparse(normalize_symmetric(bipartite_adjacency(train)), layout)
 
 
-class _SymmetricSpMM(torch.autograd.Function):
-    """``Y = S X`` for a symmetric sparse S (constant): the gradient of X is ``S dY``."""
+class _ConstantSpMM(torch.autograd.Function):
+    """``Y = S X`` for a constant sparse S whose transpose Sᵀ is given: the gradient of X is ``Sᵀ dY``."""
 
     @staticmethod
-    def forward(ctx, matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.matrix = matrix
+    def forward(ctx, matrix: torch.Tensor, matrix_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.matrix_t = matrix_t
         return torch.sparse.mm(matrix, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        return None, torch.sparse.mm(ctx.matrix, grad.contiguous())
+        return None, None, torch.sparse.mm(ctx.matrix_t, grad.contiguous())
 
 
 def spmm_symmetric(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -86,19 +86,41 @@ def spmm_symmetric(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     Differentiable in ``x``; the backward pass reuses ``matrix`` instead of transposing it (which
     for CSR would cost a conversion per call).
     """
-    return _SymmetricSpMM.apply(matrix, x)
+    return _ConstantSpMM.apply(matrix, matrix, x)
 
 
-def propagate(adj: torch.Tensor, x: torch.Tensor, layers: int, symmetric: bool = True) -> list[torch.Tensor]:
+def spmm_constant(matrix: torch.Tensor, matrix_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for a constant sparse ``matrix`` (N, N) with its transpose ``matrix_t`` given
+    (both CSR); differentiable in ``x`` (N, d), the backward pass being ``matrix_t @ grad``."""
+    return _ConstantSpMM.apply(matrix, matrix_t, x)
+
+
+def propagate(adj: torch.Tensor, x: torch.Tensor, layers: int, symmetric: bool = True,
+              adj_t: torch.Tensor | None = None) -> list[torch.Tensor]:
     """``[x, Âx, Â²x, ..., Â^L x]``: L + 1 tensors (N, d).
 
-    ``symmetric=True`` (Â is symmetric, as built here) uses :func:`spmm_symmetric`; otherwise
-    ``torch.sparse.mm`` with its own backward.
+    ``adj_t`` given: the backward pass multiplies by it (Âᵀ, for a matrix that is not symmetric,
+    e.g. after :func:`drop_edges`). Otherwise ``symmetric=True`` (Â is symmetric, as built here)
+    uses :func:`spmm_symmetric`, and ``symmetric=False`` ``torch.sparse.mm`` with its own backward.
     """
     out = [x]
     for _ in range(layers):
-        out.append(spmm_symmetric(adj, out[-1]) if symmetric else torch.sparse.mm(adj, out[-1]))
+        if adj_t is not None:
+            out.append(spmm_constant(adj, adj_t, out[-1]))
+        elif symmetric:
+            out.append(spmm_symmetric(adj, out[-1]))
+        else:
+            out.append(torch.sparse.mm(adj, out[-1]))
     return out
+
+
+def drop_edges(values: torch.Tensor, keep_rate: float) -> torch.Tensor:
+    """Edge dropout on a sparse matrix's values (E,): each entry kept with probability
+    ``keep_rate`` and then scaled by 1 / ``keep_rate``, the dropped ones set to 0 (the pattern
+    is kept, so no index array is rebuilt). Entries are dropped independently, so the result
+    is not symmetric even where the matrix was (its transpose is ``values[pattern.transpose]``)."""
+    keep = torch.rand(values.shape, device=values.device) < keep_rate
+    return torch.where(keep, values * (1.0 / keep_rate), values.new_zeros(()))
 
 
 class SparsePattern:
@@ -133,6 +155,15 @@ class SparsePattern:
             raise ValueError("pattern is not symmetric")
         self.transpose = torch.from_numpy(order.astype(np.int64))
 
+    @classmethod
+    def from_csr_tensor(cls, adj: torch.Tensor) -> "SparsePattern":
+        """The pattern of a symmetric torch sparse CSR tensor (N, N) (its values are not kept)."""
+        crow = adj.crow_indices().cpu().numpy()
+        col = adj.col_indices().cpu().numpy()
+        n = adj.shape[0]
+        mat = sp.csr_matrix((np.ones(len(col), dtype=np.float32), col, crow), shape=(n, n))
+        return cls(mat).to(adj.device)
+
     def to(self, device: torch.device | str) -> "SparsePattern":
         """This pattern with its index tensors on ``device`` (self if already there)."""
         device = torch.device(device)
@@ -153,22 +184,115 @@ class SparsePattern:
         return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_nodes, self.n_nodes),
                                        check_invariants=False)
 
+    def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
+        """The transpose of :meth:`matrix` (same pattern, values permuted; no autograd)."""
+        return self.matrix(values[self.transpose])
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_nodes
+
+    @property
+    def edge_rows(self) -> torch.Tensor:
+        """(E,) int64 row of every edge (its head)."""
+        return self.heads
+
     def row_sum(self, values: torch.Tensor) -> torch.Tensor:
-        """(N,) sums of ``values`` (E,) per row (differentiable)."""
-        return values.new_zeros(self.n_nodes).index_add(0, self.heads, values)
+        """(rows,) sums of ``values`` (E,) per row (differentiable)."""
+        return values.new_zeros(self.n_rows).index_add(0, self.edge_rows, values)
 
     def spmm(self, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``M(values) @ x`` (N, d), differentiable in ``values`` (E,) and ``x`` (N, d)."""
+        """``M(values) @ x`` (rows, d), differentiable in ``values`` (E,) and ``x`` (N, d)."""
         return _PatternSpMM.apply(self, values, x)
 
     def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
         """(E,) ``x_h · x_t`` for every edge (h, t), differentiable in ``x`` (N, d)."""
         return _PatternEdgeDot.apply(self, x)
 
+    def restrict(self, rows: torch.Tensor) -> "RowPattern":
+        """The (Q, N) pattern of the distinct node ids ``rows`` (Q,) (:class:`RowPattern`)."""
+        return RowPattern(self, rows)
 
-def _sampled(pattern: SparsePattern, left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
-    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (N, d), ``right_t`` (d, N))."""
-    zero = pattern.matrix(left.new_zeros(pattern.n_edges))
+
+class RowPattern(SparsePattern):
+    """The rows ``rows`` (Q,) of a :class:`SparsePattern`: a (Q, N) pattern with E_Q edges, and its
+    (N, Q) transpose, for computing a node-wise aggregation at a few rows only (``row_sum`` and
+    ``spmm`` as the full pattern's, on the rows).
+
+    Attributes:
+        rows: (Q,) int64 node ids (distinct). crow, col: int32 CSR of the (Q, N) pattern.
+        local_heads: (E_Q,) int64 row of each edge in ``0..Q-1``; tails: (E_Q,) int64 column.
+        crow_t, col_t: int32 CSR of the (N, Q) transpose; perm_t: (E_Q,) int64, transposed
+            entry k holds edge ``perm_t[k]``.
+    """
+
+    def __init__(self, pattern: SparsePattern, rows: torch.Tensor):  # noqa: D107 - no super(): other fields
+        device = pattern.crow.device
+        rows = rows.to(device=device, dtype=torch.int64)
+        crow = pattern.crow.to(torch.int64)
+        starts, degree = crow[rows], crow[rows + 1] - crow[rows]                    # (Q,)
+        self.rows, self.n_nodes = rows, pattern.n_nodes
+        self.local_heads = torch.repeat_interleave(torch.arange(len(rows), device=device), degree)
+        first = torch.cumsum(degree, 0) - degree                                    # (Q,) start in the sub-pattern
+        edge_ids = starts[self.local_heads] + torch.arange(len(self.local_heads), device=device) - first[self.local_heads]
+        self.tails = pattern.tails[edge_ids]
+        self.crow = torch.cat([degree.new_zeros(1), torch.cumsum(degree, 0)]).to(torch.int32)
+        self.col = self.tails.to(torch.int32)
+        order = torch.sort(self.tails, stable=True).indices                         # CSR order of the transpose
+        self.perm_t = order
+        self.col_t = self.local_heads[order].to(torch.int32)
+        counts = torch.bincount(self.tails, minlength=self.n_nodes)
+        self.crow_t = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)]).to(torch.int32)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def edge_rows(self) -> torch.Tensor:
+        return self.local_heads
+
+    def to(self, device: torch.device | str) -> "RowPattern":
+        if self.crow.device != torch.device(device):
+            raise ValueError("a RowPattern is built per batch on its pattern's device")
+        return self
+
+    def matrix(self, values: torch.Tensor) -> torch.Tensor:
+        """(Q, N) sparse CSR with ``values`` (E_Q,) (no autograd)."""
+        return torch.sparse_csr_tensor(self.crow, self.col, values, size=(self.n_rows, self.n_nodes),
+                                       check_invariants=False)
+
+    def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
+        """(N, Q) sparse CSR: the transpose of :meth:`matrix` (no autograd)."""
+        return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.perm_t].contiguous(),
+                                       size=(self.n_nodes, self.n_rows), check_invariants=False)
+
+    def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
+        """(E_Q,) ``x_h · x_t`` for every edge (h, t) of the rows, differentiable in ``x`` (N, d)."""
+        return _RowEdgeDot.apply(self, x)
+
+
+class _RowEdgeDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, pattern, x):  # type: ignore[override]
+        ctx.pattern = pattern
+        ctx.save_for_backward(x)
+        return _sampled(pattern, x[pattern.rows], x.T)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        pattern = ctx.pattern
+        (x,) = ctx.saved_tensors
+        grad = grad.contiguous()
+        # d/dx_t Σ_e g_e x_h·x_t = Σ_{e into t} g_e x_h ;  d/dx_h = Σ_{e out of h} g_e x_t
+        d_x = torch.sparse.mm(pattern.matrix_t(grad), x[pattern.rows])
+        d_x.index_add_(0, pattern.rows, torch.sparse.mm(pattern.matrix(grad), x))
+        return None, d_x
+
+
+def _sampled(pattern: "SparsePattern | RowPattern", left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
+    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (rows, d), ``right_t`` (d, N))."""
+    zero = pattern.matrix(left.new_zeros(pattern.col.shape[0]))
     return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
 
 
@@ -188,7 +312,7 @@ class _PatternSpMM(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             d_values = _sampled(pattern, grad, x.T)                        # dL/dM_ht = g_h · x_t
         if ctx.needs_input_grad[2]:
-            d_x = torch.sparse.mm(pattern.matrix(values[pattern.transpose]), grad)   # Mᵀ g
+            d_x = torch.sparse.mm(pattern.matrix_t(values), grad)               # Mᵀ g
         return None, d_values, d_x
 
 

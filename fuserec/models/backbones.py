@@ -6,7 +6,10 @@ the aggregated final embeddings ``e``. It may add its own loss terms (:meth:`Bac
 weighted by :attr:`Backbone.loss_weights`), computed from the batch's users and items.
 
 * :class:`LightGCNBackbone` (He et al., 2020): ``e^{l+1} = Â e^l``; ``e = mean_l e^l`` (paper,
-  default) or ``Σ_l e^l`` (RLMRec / IRLLRec reference code).
+  default) or ``Σ_l e^l`` (RLMRec / IRLLRec reference code). With ``keep_rate`` < 1 (the
+  RLMRec / IRLLRec reference code's edge dropper), every training forward pass propagates
+  through Â with each entry kept with probability ``keep_rate`` and scaled by 1 / ``keep_rate``
+  (one draw per pass, shared by the layers); scores and embeddings use Â itself.
 * :class:`SimGCLBackbone` (Yu et al., 2022): LightGCN plus two noise-perturbed views,
   ``e^{l+1} = Â e^l + Δ``, ``Δ = ε · sign(e^{l+1}) ⊙ normalize(U(0, 1))``, and an InfoNCE
   between the views of the batch's users and of its positive items (weight ``cl_weight``,
@@ -23,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.graph.adjacency import propagate, spmm_symmetric
+from fuserec.graph.adjacency import SparsePattern, drop_edges, propagate, spmm_symmetric
 from fuserec.losses import info_nce_candidates
 
 Aggregation = Literal["mean", "sum"]
@@ -68,19 +71,40 @@ class Backbone(nn.Module):
     #: weight of each term :meth:`extra_loss` returns
     loss_weights: dict[str, float] = {}
 
-    def __init__(self, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation = "mean"):
+    def __init__(self, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation = "mean",
+                 keep_rate: float = 1.0):
         super().__init__()
         self.adj = adj
         self.n_users = n_users
         self.n_layers = layers
         self.aggregation = aggregation
+        self.keep_rate = keep_rate
+        self._pattern: SparsePattern | None = None       # Â's pattern, built on first edge dropout
 
     def _adj_on(self, device: torch.device) -> torch.Tensor:
         if self.adj.device != device:
             self.adj = self.adj.to(device)
         return self.adj
 
-    def forward(self, ego: torch.Tensor) -> BackboneOutput:  # pragma: no cover - interface
+    def dropped_adjacency(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Â', Â'ᵀ): Â with edge dropout at ``keep_rate`` (:func:`drop_edges`), and its
+        transpose, both CSR (N, N) on the pattern of Â (the transpose by a permutation of values)."""
+        adj = self._adj_on(device)
+        if self._pattern is None or self._pattern.crow.device != device:
+            self._pattern = SparsePattern.from_csr_tensor(adj)
+        values = drop_edges(adj.values(), self.keep_rate)
+        return self._pattern.matrix(values), self._pattern.matrix(values[self._pattern.transpose])
+
+    def propagate(self, ego: torch.Tensor, dropout: bool = False) -> list[torch.Tensor]:
+        """``[e⁰, ..., e^L]`` (L + 1 × (N, d)): through Â, or with edge dropout when ``dropout``
+        and ``keep_rate`` < 1."""
+        if dropout and self.keep_rate < 1.0:
+            adj, adj_t = self.dropped_adjacency(ego.device)
+            return propagate(adj, ego, self.n_layers, adj_t=adj_t)
+        return propagate(self._adj_on(ego.device), ego, self.n_layers)
+
+    def forward(self, ego: torch.Tensor, dropout: bool = False) -> BackboneOutput:  # pragma: no cover
+        """ego (N, d) → layers, final; ``dropout``: a training pass (edge dropout at ``keep_rate``)."""
         raise NotImplementedError
 
     def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -91,9 +115,10 @@ class Backbone(nn.Module):
 class LightGCNBackbone(Backbone):
     """``e^{l+1} = Â e^l`` for l < L; ``e = aggregate(e⁰..e^L)``."""
 
-    def forward(self, ego: torch.Tensor) -> BackboneOutput:
-        """ego (N, d) → layers L + 1 × (N, d), final (N, d)."""
-        layers = propagate(self._adj_on(ego.device), ego, self.n_layers)
+    def forward(self, ego: torch.Tensor, dropout: bool = False) -> BackboneOutput:
+        """ego (N, d) → layers L + 1 × (N, d), final (N, d); ``dropout``: edge dropout (a
+        training pass of the loss; scores and embeddings use Â itself)."""
+        layers = self.propagate(ego, dropout)
         return BackboneOutput(layers, aggregate(layers, self.aggregation))
 
 
@@ -101,8 +126,8 @@ class SimGCLBackbone(LightGCNBackbone):
     """LightGCN propagation for the scores; two perturbed views for its contrastive loss."""
 
     def __init__(self, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation = "mean",
-                 cfg: SimGCLConfig | None = None):
-        super().__init__(adj, n_users, layers, aggregation)
+                 cfg: SimGCLConfig | None = None, keep_rate: float = 1.0):
+        super().__init__(adj, n_users, layers, aggregation, keep_rate)
         self.cfg = cfg or SimGCLConfig()
         self.loss_weights = {"cl": self.cfg.cl_weight}
 
@@ -140,10 +165,10 @@ BACKBONES = ("lightgcn", "simgcl")
 
 
 def build_backbone(name: str, adj: torch.Tensor, n_users: int, layers: int, aggregation: Aggregation,
-                   simgcl: SimGCLConfig | None = None) -> Backbone:
-    """The backbone called ``name`` (``lightgcn`` or ``simgcl``)."""
+                   simgcl: SimGCLConfig | None = None, keep_rate: float = 1.0) -> Backbone:
+    """The backbone called ``name`` (``lightgcn`` or ``simgcl``); ``keep_rate``: edge dropout."""
     if name == "lightgcn":
-        return LightGCNBackbone(adj, n_users, layers, aggregation)
+        return LightGCNBackbone(adj, n_users, layers, aggregation, keep_rate)
     if name == "simgcl":
-        return SimGCLBackbone(adj, n_users, layers, aggregation, simgcl)
+        return SimGCLBackbone(adj, n_users, layers, aggregation, simgcl, keep_rate)
     raise ValueError(f"unknown backbone {name!r}; allowed: {', '.join(BACKBONES)}")

@@ -117,18 +117,32 @@ class IntentTower(nn.Module):
         ri = torch.softmax(xi @ self.item_protos, dim=1) @ self.item_protos.T
         return torch.cat([ru, ri], dim=0)
 
-    def edge_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """(E,) row-normalised α on A's edges from the layer embeddings x (N, d)."""
+    def edge_weights(self, x: torch.Tensor, pattern: SparsePattern | None = None) -> torch.Tensor:
+        """(E,) row-normalised α on A's edges from the layer embeddings x (N, d); with a
+        :class:`RowPattern`, on the edges of its rows only (E_Q,)."""
+        pattern = self.pattern if pattern is None else pattern
         r_hat = nn.functional.normalize(self.prototype_mix(x), dim=1)
-        alpha = (self.pattern.edge_dot(r_hat) + 1) / 2                             # (E,), in [0, 1]
-        row = self.pattern.row_sum(alpha).clamp_min(1e-12)
-        return alpha / row[self.pattern.heads]
+        alpha = (pattern.edge_dot(r_hat) + 1) / 2                                  # (E,), in [0, 1]
+        row = pattern.row_sum(alpha).clamp_min(1e-12)
+        return alpha / row[pattern.edge_rows]
 
-    def forward(self, layers: list[torch.Tensor]) -> torch.Tensor:
-        """r = mean_l G(e^l) e^l over l = 0..L-1 (just e⁰ when L = 0); (N, d)."""
+    def forward(self, layers: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
+        """r = mean_l G(e^l) e^l over l = 0..L-1 (just e⁰ when L = 0): (N, d), or (Q, d) at the
+        distinct node ids ``rows`` (Q,) only.
+
+        At a row i, g^l_i needs α on i's edges only, i.e. r̂^l at i and its neighbours (the layer
+        embeddings e^l of every node come from the backbone): with ``rows`` the edge work (α,
+        its row sums, G e^l and their gradients) is done on the rows' edges alone. The result is
+        the same as the full computation's rows (tested), up to float summation order.
+        """
         inputs = layers[:-1] if len(layers) > 1 else layers
         self.pattern = self.pattern.to(layers[0].device)
-        return torch.stack([self.pattern.spmm(self.edge_weights(x), x) for x in inputs]).mean(0)
+        pattern = self.pattern if rows is None else self.pattern.restrict(rows)
+        total = None
+        for x in inputs:
+            g = pattern.spmm(self.edge_weights(x, pattern), x)
+            total = g if total is None else total + g
+        return total / len(inputs)
 
 
 @register_model("irllrec", "IRLLRec: RLMRec-Con + interaction-intent tower, intent/profile text alignment, "
@@ -172,8 +186,13 @@ class IRLLRec(RLMRecCon):
             p_m.mul_(m).add_(p.detach(), alpha=1.0 - m)
 
     # ------------------------------------------------------------------ components
-    def interaction_intent(self, out: BackboneOutput) -> torch.Tensor:
-        """r (N, d): the intent tower's output, or e without the tower."""
+    def interaction_intent(self, out: BackboneOutput, nodes: BatchNodes | None = None) -> torch.Tensor:
+        """r: the intent tower's output, or e without the tower; (N, d), or (Q, d) at ``nodes.nodes``
+        (in batch mode the tower then works on those nodes' edges only)."""
+        if nodes is not None and not nodes.full:
+            if self.intent_tower is None:
+                return out.final[nodes.nodes]
+            return self.intent_tower(out.layers, rows=nodes.nodes)
         return self.intent_tower(out.layers) if self.intent_tower is not None else out.final
 
     def trans_term(self, z: torch.Tensor, x: torch.Tensor, nodes: BatchNodes) -> torch.Tensor:
@@ -222,13 +241,13 @@ class IRLLRec(RLMRecCon):
         z = self.intent_proj(intent_rows)                                              # (Q, d)
         r = None
         if cfg.use_pair or cfg.trans_target == "r":
-            r = self.interaction_intent(out)                                           # (N, d)
+            r = self.interaction_intent(out, nodes)                                    # (Q, d) at nodes.nodes
         if cfg.use_pair:
-            terms["pair"] = cfg.pair_weight * self.align(r[nodes.groups], z, nodes, cfg.pair_temperature)
+            terms["pair"] = cfg.pair_weight * self.align(r[nodes.loc], z, nodes, cfg.pair_temperature)
         trans = None
         if cfg.use_trans:
-            target = out.final if cfg.trans_target == "e" else r
-            trans = self.trans_term(z, self.rows(target, nodes), nodes)
+            target = self.rows(out.final, nodes) if cfg.trans_target == "e" else r
+            trans = self.trans_term(z, target, nodes)
             w = cfg.trans_weight + (cfg.itm_weight * cfg.itm_mix_trans if cfg.use_itm else 0.0)
             terms["trans"] = w * trans
         if cfg.use_itm:

@@ -4,7 +4,13 @@
     e^{l+1} = Â e^l,  l = 0..L-1          Â = D^{-1/2} A D^{-1/2} of the training split
     e = mean_l e^l  (or Σ_l e^l)          final embeddings, (N, d)
     s(u, i) = e_u · e_i
-    L = L_bpr + λ_reg · ||(e⁰_u, e⁰_i⁺, e⁰_i⁻)||² / (2B)
+    L = L_bpr + λ_reg · ||(e⁰_u, e⁰_i⁺, e⁰_i⁻)||² / (2B)     (reg_scope: batch)
+     or L_bpr + λ_reg · Σ_θ ||θ||²                          (reg_scope: all, every parameter)
+
+``lightgcn``'s defaults (:class:`LightGCNConfig`) are the RLMRec / IRLLRec reference code's
+recipe: ``sum`` layers, Xavier init, edge dropout while training (keep rate 0.8) and L2 1e-6 on
+all parameters. :class:`GraphConfig` (the text models' base) keeps edge dropout off and the
+L2 on the batch's rows.
 
 The propagation is done by a backbone (:mod:`fuserec.models.backbones`) chosen by ``backbone``
 (``lightgcn`` or ``simgcl``); subclasses add loss terms through :meth:`LightGCN.extra_terms`.
@@ -40,6 +46,9 @@ class GraphConfig:
     than in shape: Xavier's bound sqrt(6 / (n + d)) shrinks with the number of rows n (entries
     ≈ 0.013 on Amazon-book), and that small start matters: LightGCN reaches test recall@20 ≈ 0.14
     on Amazon-book from Xavier but plateaus at 0.123 from N(0, 0.1²) (docs/results/irllrec).
+    reg_scope: ``batch`` (λ_reg on the batch's ego rows, /2B) or ``all`` (λ_reg Σ ||θ||² over
+    every parameter, the reference code's ``reg_params``). keep_rate: edge dropout while
+    training (1 = off; the reference code's edge dropper keeps 0.8).
     """
 
     dim: int = 32
@@ -50,9 +59,12 @@ class GraphConfig:
     simgcl: SimGCLConfig = field(default_factory=SimGCLConfig)
     init: Literal["xavier", "normal"] = "xavier"
     init_std: float = 0.1
+    reg_scope: Literal["batch", "all"] = "batch"
+    keep_rate: float = 1.0
 
     def validate(self) -> None:
         check_range(self.dim, "model.dim", 1)
+        check_range(self.keep_rate, "model.keep_rate", 0.0, 1.0, low_inclusive=False)
         check_range(self.layers, "model.layers", 0)
         check_range(self.reg, "model.reg", 0.0)
         check_range(self.init_std, "model.init_std", 0.0, low_inclusive=False)
@@ -61,13 +73,25 @@ class GraphConfig:
                               "model.backbone")
 
 
+@dataclass
+class LightGCNConfig(GraphConfig):
+    """:class:`GraphConfig` with the reference code's LightGCN recipe as defaults: ``sum`` layers,
+    edge dropout (keep 0.8), L2 1e-6 on all parameters (docs/results/irllrec: test recall@20 on
+    Amazon-book, chosen on validation)."""
+
+    aggregation: Literal["mean", "sum"] = "sum"
+    reg: float = 1e-6
+    reg_scope: Literal["batch", "all"] = "all"
+    keep_rate: float = 0.8
+
+
 @register_model("lightgcn", "LightGCN: embeddings propagated over the normalised user-item graph, BPR + L2")
 class LightGCN(nn.Module):
     """Ego embeddings E_U (n_users, d), E_I (n_items, d) and a graph backbone over Â (N, N)."""
 
     task = "ranking"
     trainable = True
-    Config = GraphConfig
+    Config = LightGCNConfig
 
     def __init__(self, dataset: Dataset, cfg: GraphConfig | None = None):
         super().__init__()
@@ -83,7 +107,8 @@ class LightGCN(nn.Module):
                     nn.init.normal_(table, std=self.cfg.init_std)
         train = dataset.csr("train")
         self.backbone = build_backbone(self.cfg.backbone, normalized_adjacency(train), self.n_users,
-                                       self.cfg.layers, self.cfg.aggregation, self.cfg.simgcl)
+                                       self.cfg.layers, self.cfg.aggregation, self.cfg.simgcl,
+                                       keep_rate=self.cfg.keep_rate)
         self._cache: tuple[tuple, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ propagation
@@ -129,18 +154,22 @@ class LightGCN(nn.Module):
         """
         users, pos, neg = batch["users"], batch["pos"], batch["neg"]
         ego = self.ego()
-        out = self.backbone(ego)
+        out = self.backbone(ego, dropout=True)                  # edge dropout if keep_rate < 1
         e_user, e_item = out.final[:self.n_users], out.final[self.n_users:]
         u, p, n = e_user[users], e_item[pos], e_item[neg]                       # (B, d) each
-        terms = {
-            "bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)),
-            "reg": self.cfg.reg * l2_reg(ego[users], ego[pos + self.n_users], ego[neg + self.n_users]),
-        }
+        terms = {"bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)), "reg": self.reg_term(users, pos, neg)}
         for name, value in self.backbone.extra_loss(ego, users, pos).items():
             terms[name] = self.backbone.loss_weights[name] * value
         terms.update(self.extra_terms(batch, out))
         total = sum(terms.values())
         return {"loss": total, **terms}
+
+    def reg_term(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """λ_reg times the L2 of the batch's ego rows (``reg_scope: batch``) or of all parameters."""
+        if self.cfg.reg_scope == "all":
+            return self.cfg.reg * sum(p.square().sum() for p in self.parameters() if p.requires_grad)
+        ego = self.ego()
+        return self.cfg.reg * l2_reg(ego[users], ego[pos + self.n_users], ego[neg + self.n_users])
 
     def extra_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
         """Weighted loss terms a subclass adds (the text-side alignments); none here."""

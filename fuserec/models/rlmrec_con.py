@@ -103,6 +103,15 @@ class BatchNodes(NamedTuple):
     full: bool
 
 
+def distinct_rows(ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For ids (B,): ``first`` (U,) the position of each distinct id's first occurrence, ``uniq``
+    (U,) the distinct ids (sorted), ``counts`` (U,) how often each occurs."""
+    uniq, inverse, counts = torch.unique(ids, sorted=True, return_inverse=True, return_counts=True)
+    first = torch.full_like(uniq, len(ids)).scatter_reduce_(
+        0, inverse, torch.arange(len(ids), device=ids.device), "amin")
+    return first, uniq, counts
+
+
 @register_model("rlmrec_con", "RLMRec-Con: LightGCN (or SimGCL) + InfoNCE alignment with projected LLM profile embeddings")
 class RLMRecCon(LightGCN):
     """LightGCN/SimGCL plus the profile projector f_s and L_kd.
@@ -176,16 +185,20 @@ class RLMRecCon(LightGCN):
         """
         total = anchors.new_zeros(())
         for g in range(3):
-            positives = targets[nodes.loc[g]]                                     # (B, d)
             if nodes.full:
+                positives = targets[nodes.loc[g]]                                 # (B, d)
                 # the reference computation: all users for the user group, batch rows for items
                 candidates = targets[:self.n_users] if g == 0 else positives
                 loss = info_nce_candidates(anchors[g], positives, candidates, temperature,
                                            chunk_size=self.cfg.chunk_size)
             else:
+                # a row's loss depends only on its node (anchor, positive, candidates are the
+                # node's): computed once per distinct node, weighted by its count in the group
+                first, uniq, counts = distinct_rows(nodes.loc[g])
                 cand = nodes.candidates[g]
-                inside = torch.isin(nodes.loc[g], cand)            # the positive is one of the candidates
-                loss = info_nce_shared(anchors[g], positives, targets[cand], inside, temperature)
+                inside = torch.isin(uniq, cand)                    # the positive is one of the candidates
+                loss = info_nce_shared(anchors[g][first], targets[uniq], targets[cand], inside, temperature,
+                                       weights=counts)
             total = total + loss
         return total
 

@@ -45,8 +45,11 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "train.monitor": "recall@20",
 }
 
-#: layer aggregation of every graph variant, lightgcn included (the text models' default; see the module docstring)
-GRAPH_DEFAULTS: dict[str, Any] = {"model.aggregation": "sum"}
+#: layer aggregation of every graph variant, lightgcn included (the text models' default; see the module docstring);
+#: and the text models' regularisation, no edge dropout, so that ``lightgcn`` stays their backbone (the
+#: ``lightgcn`` model's own defaults are the reference code's recipe: edge dropout, L2 on all parameters)
+GRAPH_DEFAULTS: dict[str, Any] = {"model.aggregation": "sum", "model.keep_rate": 1.0, "model.reg": 1e-7,
+                                  "model.reg_scope": "batch"}
 
 #: ablation switch of each IRLLRec component (variant suffix → config key)
 COMPONENTS = {
