@@ -109,5 +109,21 @@ def list_models() -> list[ModelInfo]:
     return REGISTRY.infos()
 
 
+#: modules that register the built-in models (one model family per module), imported on first use
+BUILTIN_MODEL_MODULES = (
+    "fuserec.models.pop",
+    "fuserec.models.mf",
+    "fuserec.models.lightgcn",
+    "fuserec.models.simgcl",
+    "fuserec.models.rlmrec_con",
+    "fuserec.models.irllrec",
+    "fuserec.models.dlrm.variants",
+)
+
+
 def _load_builtin_models() -> None:
-    import fuserec.models  # noqa: F401  (importing the package registers the built-in models)
+    """Import the built-in model modules (plugins: they import this module, not the other way)."""
+    import importlib
+
+    for module in BUILTIN_MODEL_MODULES:
+        importlib.import_module(module)
