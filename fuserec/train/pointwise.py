@@ -151,3 +151,4 @@ class PointwiseTask:
                                        target, ks=tuple(ks or self.eval_config.ks), exclude=exclude,
                                        batch_size=self.eval_config.batch_size)
         return {f"rank_{k}": float(v) for k, v in metrics.items()}
+
