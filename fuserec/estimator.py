@@ -64,30 +64,42 @@ class Recommender:
                             "train": self.train_options, "eval": self.eval_options}, seed=seed)
 
     # ------------------------------------------------------------------ fitting
+    def _config(self, dataset: Dataset, **train_options: Any) -> RunConfig:
+        train = merge(self.train_options, {k: v for k, v in train_options.items() if v is not None})
+        return resolve_config({"dataset": to_dict(dataset_config_of(dataset)),
+                               "model": {"name": self.model_name, **self.options},
+                               "train": train, "eval": self.eval_options}, seed=self.seed)
+
+    def prepare(self, dataset: Dataset, **given: Any) -> PreparedInputs:
+        """The inputs this model scores with, prepared from ``dataset`` (:func:`fuserec.prepare.prepare_inputs`;
+        ``given``: precomputed ``text={"profile": TextEmbeddings}`` or ``semantic={"item_text": (n, D)}``).
+        Pass them to :meth:`fit` (``inputs=``) to train on other text without another model."""
+        from fuserec.models import get_model
+        from fuserec.prepare import prepare_inputs
+
+        config = self._config(dataset)
+        return prepare_inputs(dataset, get_model(config.model_name), config.model, **given)
+
     def fit(self, dataset: Dataset | str, *, epochs: int | None = None, out: str | os.PathLike | None = None,
-            resume: bool = False, progress: bool = False, **train_options: Any) -> "Recommender":
+            resume: bool = False, progress: bool = False, inputs: PreparedInputs | None = None,
+            **train_options: Any) -> "Recommender":
         """Train on ``dataset`` (a :class:`Dataset` or a SOURCE string); returns ``self``.
 
         ``out``: keep the run directory there (config, curves, checkpoints, metrics, the saved
         model in ``out/model``); without it the run lives in a temporary folder, removed after.
-        ``epochs`` and ``train_options`` override the ``train:`` options for this fit.
+        ``epochs`` and ``train_options`` override the ``train:`` options for this fit; ``inputs``:
+        prepared inputs to use (:meth:`prepare`) instead of preparing them from the config.
         """
         if isinstance(dataset, (str, os.PathLike)):
             from fuserec.data.sources import load_dataset
 
             dataset = load_dataset(str(dataset))
-        train = merge(self.train_options, dict(train_options))
-        if epochs is not None:
-            train["epochs"] = epochs
-        train.setdefault("progress", progress)
-        config = resolve_config({"dataset": to_dict(dataset_config_of(dataset)),
-                                 "model": {"name": self.model_name, **self.options},
-                                 "train": train, "eval": self.eval_options}, seed=self.seed)
+        config = self._config(dataset, epochs=epochs, progress=progress, **train_options)
         if out is None:
             with tempfile.TemporaryDirectory(prefix="fuserec-run-") as tmp:
-                fitted = fit_run(config, tmp, dataset=dataset, save=False)
+                fitted = fit_run(config, tmp, dataset=dataset, save=False, inputs=inputs)
         else:
-            fitted = fit_run(config, out, dataset=dataset, resume=resume)
+            fitted = fit_run(config, out, dataset=dataset, resume=resume, inputs=inputs)
             self.run_dir = Path(out)
         self._attach(fitted.config, fitted.model, fitted.inputs, fitted.serving, fitted.result.metrics)
         self.dataset = dataset

@@ -178,9 +178,10 @@ class FittedRun:
 
 
 def fit_run(config: RunConfig, run_dir: str | Path, *, resume: bool = False, dataset: Dataset | None = None,
-            distributed: DistContext | None = None, save: bool = True) -> FittedRun:
-    """Load the dataset (unless given), prepare the inputs, build model and task, train into
-    ``run_dir`` and (``save``, rank 0) write the self-contained model to ``run_dir/model``.
+            distributed: DistContext | None = None, save: bool = True,
+            inputs: PreparedInputs | None = None) -> FittedRun:
+    """Load the dataset (unless given), prepare the inputs (unless given), build model and task,
+    train into ``run_dir`` and (``save``, rank 0) write the self-contained model to ``run_dir/model``.
 
     A given ``dataset`` is what the run records as its dataset (:func:`dataset_config_of`).
     Under ``torchrun`` (or any ``env://`` launch with WORLD_SIZE > 1) the process group is joined
@@ -189,12 +190,17 @@ def fit_run(config: RunConfig, run_dir: str | Path, *, resume: bool = False, dat
     """
     if distributed is None:
         with distributed_session(config.train.device) as ctx:
-            return fit_run(config, run_dir, resume=resume, dataset=dataset, distributed=ctx, save=save)
+            return fit_run(config, run_dir, resume=resume, dataset=dataset, distributed=ctx, save=save,
+                           inputs=inputs)
     if dataset is None:
         dataset = load_dataset(config.dataset)
     else:
         config = dataclasses.replace(config, dataset=dataset_config_of(dataset))
-    inputs = model_inputs(config, dataset)
+    if inputs is None:
+        inputs = model_inputs(config, dataset)
+    elif (inputs.n_users, inputs.n_items) != (dataset.n_users, dataset.n_items):
+        raise DataError(f"the prepared inputs are for {inputs.n_users} users x {inputs.n_items} items, the "
+                        f"dataset has {dataset.n_users} x {dataset.n_items}", dataset.meta.get("path"))
     model = build_model(config, inputs)
     task = build_task(config, dataset)
     trainer = Trainer(model, task, config.train, RunDir(run_dir), run_config=config.to_dict(),
