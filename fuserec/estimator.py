@@ -18,20 +18,21 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
-from fuserec.config import merge, to_dict
-from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError, DataError
 from fuserec.prepare.inputs import PreparedInputs
 from fuserec.runtime import evaluating, model_device
 from fuserec.saved_model import MODEL_FILE, load_model, save_model
 from fuserec.serving import Recommendation, ServingData, score_users, top_k
-from fuserec.train.runner import RunConfig, build_task, dataset_config_of, fit_run, open_run, resolve_config
+
+if TYPE_CHECKING:  # the training stack (pandas, the trainer) is imported when fitting, not to load and recommend
+    from fuserec.data.dataset import Dataset
+    from fuserec.train.runner import RunConfig
 
 
 class Recommender:
@@ -52,7 +53,8 @@ class Recommender:
         self.train_options = dict(train or {})
         self.eval_options = dict(eval or {})
         self.seed = seed
-        self.config: RunConfig | None = None
+        self._config_dict: dict[str, Any] | None = None
+        self._run_config: RunConfig | None = None
         self.model: nn.Module | None = None
         self.inputs: PreparedInputs | None = None
         self.serving: ServingData | None = None
@@ -60,17 +62,31 @@ class Recommender:
         self.metrics: dict[str, Any] = {}
         self.run_dir: Path | None = None
         if model:  # validate the name and options now, not after loading the data
+            from fuserec.train.runner import resolve_config
+
             resolve_config({"dataset": {"format": "memory"}, "model": {"name": model, **self.options},
                             "train": self.train_options, "eval": self.eval_options}, seed=seed)
 
     # ------------------------------------------------------------------ fitting
-    def _config(self, dataset: Dataset, **train_options: Any) -> RunConfig:
+    @property
+    def config(self) -> "RunConfig | None":
+        """The resolved run configuration of the fitted or loaded model (None before)."""
+        if self._run_config is None and self._config_dict is not None:
+            from fuserec.train.runner import resolve_config
+
+            self._run_config = resolve_config(self._config_dict)
+        return self._run_config
+
+    def _config(self, dataset: "Dataset", **train_options: Any) -> "RunConfig":
+        from fuserec.config import merge, to_dict
+        from fuserec.train.runner import dataset_config_of, resolve_config
+
         train = merge(self.train_options, {k: v for k, v in train_options.items() if v is not None})
         return resolve_config({"dataset": to_dict(dataset_config_of(dataset)),
                                "model": {"name": self.model_name, **self.options},
                                "train": train, "eval": self.eval_options}, seed=self.seed)
 
-    def prepare(self, dataset: Dataset, **given: Any) -> PreparedInputs:
+    def prepare(self, dataset: "Dataset", **given: Any) -> PreparedInputs:
         """The inputs this model scores with, prepared from ``dataset`` (:func:`fuserec.prepare.prepare_inputs`;
         ``given``: precomputed ``text={"profile": TextEmbeddings}`` or ``semantic={"item_text": (n, D)}``).
         Pass them to :meth:`fit` (``inputs=``) to train on other text without another model."""
@@ -80,7 +96,7 @@ class Recommender:
         config = self._config(dataset)
         return prepare_inputs(dataset, get_model(config.model_name), config.model, **given)
 
-    def fit(self, dataset: Dataset | str, *, epochs: int | None = None, out: str | os.PathLike | None = None,
+    def fit(self, dataset: "Dataset | str", *, epochs: int | None = None, out: str | os.PathLike | None = None,
             resume: bool = False, progress: bool = False, inputs: PreparedInputs | None = None,
             **train_options: Any) -> "Recommender":
         """Train on ``dataset`` (a :class:`Dataset` or a SOURCE string); returns ``self``.
@@ -94,6 +110,8 @@ class Recommender:
             from fuserec.data.sources import load_dataset
 
             dataset = load_dataset(str(dataset))
+        from fuserec.train.runner import fit_run
+
         config = self._config(dataset, epochs=epochs, progress=progress, **train_options)
         if out is None:
             with tempfile.TemporaryDirectory(prefix="fuserec-run-") as tmp:
@@ -101,18 +119,22 @@ class Recommender:
         else:
             fitted = fit_run(config, out, dataset=dataset, resume=resume, inputs=inputs)
             self.run_dir = Path(out)
-        self._attach(fitted.config, fitted.model, fitted.inputs, fitted.serving, fitted.result.metrics)
+        self._attach(fitted.config.to_dict(), fitted.model, fitted.inputs, fitted.serving, fitted.result.metrics)
+        self._run_config = fitted.config
         self.dataset = dataset
         return self
 
-    def _attach(self, config: RunConfig, model: nn.Module, inputs: PreparedInputs, serving: ServingData,
+    def _attach(self, config: dict[str, Any], model: nn.Module, inputs: PreparedInputs, serving: ServingData,
                 metrics: dict[str, Any]) -> None:
-        self.config, self.model, self.inputs, self.serving = config, model, inputs, serving
+        """Hold a fitted model and its run configuration (a plain dict, resolved when needed)."""
+        self._config_dict, self._run_config = config, None
+        self.model, self.inputs, self.serving = model, inputs, serving
         self.metrics = dict(metrics or {})
-        self.model_name = config.model_name
-        self.options = {k: v for k, v in to_dict(config.model).items()}
-        self.train_options, self.eval_options = to_dict(config.train), to_dict(config.eval)
-        self.seed = config.train.seed
+        model_section = dict(config["model"])
+        self.model_name = str(model_section.pop("name"))
+        self.options = model_section
+        self.train_options, self.eval_options = dict(config.get("train") or {}), dict(config.get("eval") or {})
+        self.seed = self.train_options.get("seed")
 
     def _fitted(self) -> tuple[nn.Module, ServingData]:
         if self.model is None or self.serving is None:
@@ -140,7 +162,7 @@ class Recommender:
         model, serving = self._fitted()
         return top_k(model, serving, serving.users_of(users), k, exclude_seen)
 
-    def evaluate(self, split: str = "test", dataset: Dataset | str | None = None,
+    def evaluate(self, split: str = "test", dataset: "Dataset | str | None" = None,
                  ks: list[int] | None = None) -> dict[str, float]:
         """Metrics on ``split`` of the dataset the model was fitted on (or the one given, which
         must have the same users and items; a loaded model needs it, or reloads the recorded
@@ -160,6 +182,8 @@ class Recommender:
             raise DataError(f"{dataset.name} does not have the users and items the model was fitted on "
                             f"({dataset.n_users} x {dataset.n_items} vs {serving.n_users} x {serving.n_items})",
                             dataset.meta.get("path"))
+        from fuserec.train.runner import build_task
+
         self.dataset = dataset
         return build_task(self.config, dataset).evaluate(model, split, ks=ks)
 
@@ -180,7 +204,7 @@ class Recommender:
     def save(self, folder: str | os.PathLike) -> Path:
         """Write a self-contained saved model (see :mod:`fuserec.saved_model`)."""
         model, serving = self._fitted()
-        return save_model(folder, self.config.to_dict(), model, self.inputs, serving, self.metrics)
+        return save_model(folder, self._config_dict, model, self.inputs, serving, self.metrics)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, map_location: str | torch.device = "cpu") -> "Recommender":
@@ -191,14 +215,15 @@ class Recommender:
         saved = load_model(folder, map_location)
         rec = cls.__new__(cls)
         rec.__init__("")  # empty state; filled from the saved folder
-        rec._attach(resolve_config(saved.config), saved.model, saved.inputs, saved.serving,
-                    saved.info.get("metrics") or {})
+        rec._attach(saved.config, saved.model, saved.inputs, saved.serving, saved.info.get("metrics") or {})
         return rec
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike, checkpoint: str = "best",
-                 dataset: Dataset | None = None) -> "Recommender":
+                 dataset: "Dataset | None" = None) -> "Recommender":
         """The model of a run directory at its ``best`` (or ``last``) checkpoint."""
+        from fuserec.train.runner import open_run
+
         loaded = open_run(run_dir, checkpoint=checkpoint, dataset=dataset)
         rec = cls.__new__(cls)
         rec.__init__("")
@@ -207,7 +232,8 @@ class Recommender:
             import json
 
             metrics = json.loads(loaded.run_dir.metrics_path.read_text(encoding="utf-8"))
-        rec._attach(loaded.config, loaded.model, loaded.inputs, loaded.serving, metrics)
+        rec._attach(loaded.config.to_dict(), loaded.model, loaded.inputs, loaded.serving, metrics)
+        rec._run_config = loaded.config
         rec.dataset = dataset
         rec.run_dir = Path(run_dir)
         return rec

@@ -13,17 +13,19 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
 
-from fuserec.data.dataset import Dataset
 from fuserec.errors import DataError
 from fuserec.io import atomic_path
 from fuserec.runtime import evaluating, model_device
+
+if TYPE_CHECKING:
+    from fuserec.data.dataset import Dataset
 
 SERVING_FILE = "serving.npz"
 
@@ -65,7 +67,7 @@ class ServingData:
     train_degree: np.ndarray
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> "ServingData":
+    def from_dataset(cls, dataset: "Dataset") -> "ServingData":
         from fuserec.data.describe import item_descriptions
 
         seen = dataset.csr(["train", "valid"])
@@ -114,7 +116,7 @@ class ServingData:
         data = np.ones(len(self.seen_indices), dtype=np.float32)
         return sp.csr_matrix((data, self.seen_indices, self.seen_indptr), shape=(self.n_users, self.n_items))
 
-    def matches(self, dataset: Dataset) -> bool:
+    def matches(self, dataset: "Dataset") -> bool:
         """Whether ``dataset`` has the same users and items in the same order."""
         return (dataset.n_users == self.n_users and dataset.n_items == self.n_items
                 and np.array_equal(np.asarray(dataset.user_ids, dtype=str), self.user_ids)

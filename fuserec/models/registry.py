@@ -93,13 +93,20 @@ def register_model(name: str, description: str) -> Callable[[T], T]:
 
 
 def get_model(name: str) -> type:
-    """The model class registered as ``name`` (:class:`ConfigError` listing the names if unknown)."""
-    _load_builtin_models()
+    """The model class registered as ``name`` (:class:`ConfigError` listing the names if unknown).
+
+    A built-in model imports only its own module (loading a saved model stays light)."""
+    if name not in REGISTRY.names() and name in BUILTIN_MODELS:
+        import importlib
+
+        importlib.import_module(BUILTIN_MODELS[name])
+    if name not in REGISTRY.names():
+        _load_builtin_models()
     return REGISTRY.get(name).cls
 
 
 def model_info(name: str) -> ModelInfo:
-    _load_builtin_models()
+    get_model(name)
     return REGISTRY.get(name)
 
 
@@ -109,16 +116,20 @@ def list_models() -> list[ModelInfo]:
     return REGISTRY.infos()
 
 
-#: modules that register the built-in models (one model family per module), imported on first use
-BUILTIN_MODEL_MODULES = (
-    "fuserec.models.pop",
-    "fuserec.models.mf",
-    "fuserec.models.lightgcn",
-    "fuserec.models.simgcl",
-    "fuserec.models.rlmrec_con",
-    "fuserec.models.irllrec",
-    "fuserec.models.dlrm.variants",
-)
+#: the built-in models and the module that registers each (imported on first use)
+BUILTIN_MODELS = {
+    "pop": "fuserec.models.pop",
+    "mf": "fuserec.models.mf",
+    "lightgcn": "fuserec.models.lightgcn",
+    "simgcl": "fuserec.models.simgcl",
+    "rlmrec_con": "fuserec.models.rlmrec_con",
+    "irllrec": "fuserec.models.irllrec",
+    "dlrm": "fuserec.models.dlrm.variants",
+    "dlrm_raw": "fuserec.models.dlrm.variants",
+    "two_step": "fuserec.models.dlrm.variants",
+    "dlrrec": "fuserec.models.dlrm.variants",
+}
+BUILTIN_MODEL_MODULES = tuple(dict.fromkeys(BUILTIN_MODELS.values()))
 
 
 def _load_builtin_models() -> None:

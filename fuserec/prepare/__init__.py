@@ -21,20 +21,19 @@ change of input, never of model.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from fuserec.data.dataset import Dataset
-from fuserec.prepare.cache import ArtifactCache
 from fuserec.prepare.inputs import PreparedInputs
-from fuserec.prepare.stages import (feature_arrays, interaction_arrays, pca_arrays, semantic_arrays,
-                                    swing_arrays, text_arrays)
-from fuserec.prepare.text import TextEmbeddings
+
+if TYPE_CHECKING:  # the stages pull in pandas and the text pipeline: imported when preparing, not to load
+    from fuserec.data.dataset import Dataset
+    from fuserec.prepare.text import TextEmbeddings
 
 NEEDS = ("interactions", "profile_text", "intent_text", "features", "semantic", "pca", "swing")
 
 
-def prepare_inputs(dataset: Dataset, model_cls: type, cfg: Any, *,
-                   text: Mapping[str, TextEmbeddings] | None = None,
+def prepare_inputs(dataset: "Dataset", model_cls: type, cfg: Any, *,
+                   text: "Mapping[str, TextEmbeddings] | None" = None,
                    semantic: Mapping[str, Any] | None = None,
                    cache_dir: str | os.PathLike | None = None, cache: bool = True) -> PreparedInputs:
     """The :class:`PreparedInputs` that ``model_cls`` (its ``needs``) under ``cfg`` scores with.
@@ -46,6 +45,10 @@ def prepare_inputs(dataset: Dataset, model_cls: type, cfg: Any, *,
         cache_dir / cache: where the content-keyed cache of SWING and PCA lives (default: the
             text cache's folder); ``cache=False`` computes everything afresh.
     """
+    from fuserec.prepare.cache import ArtifactCache
+    from fuserec.prepare.stages import (feature_arrays, interaction_arrays, pca_arrays, semantic_arrays,
+                                        swing_arrays, text_arrays)
+
     needs = tuple(getattr(model_cls, "needs", ()))
     unknown = [n for n in needs if n not in NEEDS]
     if unknown:
@@ -82,3 +85,11 @@ def prepare_inputs(dataset: Dataset, model_cls: type, cfg: Any, *,
 
 
 __all__ = ["NEEDS", "PreparedInputs", "TextEmbeddings", "prepare_inputs"]
+
+
+def __getattr__(name: str):
+    if name == "TextEmbeddings":
+        from fuserec.prepare.text import TextEmbeddings
+
+        return TextEmbeddings
+    raise AttributeError(f"module 'fuserec.prepare' has no attribute {name!r}")
