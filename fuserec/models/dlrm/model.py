@@ -32,7 +32,7 @@ from fuserec.data.features import FeatureConfig, gather_bags
 from fuserec.errors import ConfigError
 from fuserec.models.dlrm.blocks import DenseArch, InteractionArch, OverArch, ReductionModule, SparseArch
 from fuserec.prepare.inputs import PreparedInputs
-from fuserec.runtime import evaluating
+from fuserec.runtime import evaluating, model_device
 
 log = logging.getLogger("fuserec.models.dlrm")
 
@@ -377,7 +377,7 @@ class DLRMRecommender(nn.Module):
             for side, n in (("user", self.n_users), ("item", self.n_items)):
                 gen = torch.Generator().manual_seed(self.cfg.seed)
                 sample = torch.randperm(n, generator=gen)[:n_sample]
-                device = next(self.parameters()).device
+                device = model_device(self)
                 z = self.contrast_vectors(side, sample.to(device))
                 if z is None or len(z) < 2:
                     continue
