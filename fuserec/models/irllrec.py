@@ -155,7 +155,7 @@ class IRLLRec(RLMRecCon):
         self.intent_proj = self.intent_teacher = None
         if cfg.uses_intent_text:
             self.intent = inputs.text("intent")
-            self.intent_proj = projector(self.intent.shape[1], cfg.dim)                      # f_t
+            self.intent_proj = projector(self.intent.shape[1], cfg.dim)                 # f_t
             if cfg.use_itm:
                 self.intent_teacher = copy.deepcopy(self.intent_proj)               # f_t^m = f_t at start
                 for p in self.intent_teacher.parameters():
