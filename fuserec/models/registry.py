@@ -1,8 +1,14 @@
 """The model registry: short names → model classes, filled by the ``@register_model`` decorator.
 
-A model is an ``nn.Module`` built as ``Cls(dataset, cfg)`` where ``cfg`` is an instance of the
+A model is an ``nn.Module`` built as ``Cls(inputs, cfg)`` where ``inputs`` is the
+:class:`~fuserec.prepare.inputs.PreparedInputs` the prepared-inputs stage made for it (from a
+dataset and ``cfg``: :func:`fuserec.prepare.prepare_inputs`) and ``cfg`` an instance of the
 class's own config dataclass ``Cls.Config`` (built from the YAML ``model:`` section with
 :func:`fuserec.config.from_dict`). Contract (see DESIGN.md):
+
+* ``needs``: class attribute, the prepared inputs it scores with (``interactions``,
+  ``profile_text``, ``intent_text``, ``features``, ``semantic``, ``pca``, ``swing``; see
+  :mod:`fuserec.prepare`); the model holds parameters, scoring and loss only;
 
 * ``task``: class attribute, ``"ranking"`` (BPR batches, full-ranking evaluation) or
   ``"pointwise"`` (labelled examples, classification metrics);

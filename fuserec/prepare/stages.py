@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from fuserec.data.dataset import Dataset
-from fuserec.data.labels import positives_matrix, resolve_threshold
+from fuserec.data.labels import positives_matrix
 from fuserec.errors import DataError
 from fuserec.prepare.cache import ArtifactCache, digest
 from fuserec.prepare.text import TextEmbeddings, load_text_embeddings
@@ -159,7 +159,3 @@ def swing_arrays(dataset: Dataset, params: Any, threshold: float | None = None,
     arrays = cache.get_or_compute("swing", key, compute) if cache is not None else compute()
     return {f"swing/{params.side}/{k}": v for k, v in arrays.items()}
 
-
-def label_threshold(dataset: Dataset, configured: float | None) -> float | None:
-    """The one label rule (:func:`fuserec.data.labels.resolve_threshold`)."""
-    return resolve_threshold(dataset, configured)
