@@ -90,6 +90,7 @@ def run_case(name: str, threads: int, batch_size: int, profile: bool = False) ->
     from fuserec.config import from_dict
     from fuserec.data import load_dataset
     from fuserec.models import get_model
+    from fuserec.prepare import prepare_inputs
 
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(threads)
@@ -99,7 +100,8 @@ def run_case(name: str, threads: int, batch_size: int, profile: bool = False) ->
     dataset = load_dataset(SOURCE)
     cls = get_model(spec["model"])
     t0 = time.perf_counter()
-    model = cls(dataset, from_dict(cls.Config, spec["cfg"]))
+    cfg = from_dict(cls.Config, spec["cfg"])
+    model = cls(prepare_inputs(dataset, cls, cfg), cfg)   # build_s: inputs prepared + model built
     build_s = time.perf_counter() - t0
     rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
@@ -192,6 +194,7 @@ def breakdown_case(name: str, threads: int, batch_size: int, n_batches: int = 7)
     from fuserec.config import from_dict
     from fuserec.data import load_dataset
     from fuserec.models import get_model
+    from fuserec.prepare import prepare_inputs
 
     warnings.filterwarnings("ignore", category=UserWarning)
     torch.set_num_threads(threads)
@@ -204,7 +207,8 @@ def breakdown_case(name: str, threads: int, batch_size: int, n_batches: int = 7)
     for label, off in BREAKDOWN:
         torch.manual_seed(0)
         cls = get_model("irllrec")
-        model = cls(dataset, from_dict(cls.Config, {**spec["cfg"], **off}))
+        cfg = from_dict(cls.Config, {**spec["cfg"], **off})
+        model = cls(prepare_inputs(dataset, cls, cfg), cfg)
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
         times = []
         for step, b in enumerate(batches):

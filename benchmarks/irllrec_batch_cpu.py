@@ -38,7 +38,10 @@ def main() -> None:
     cfg.update(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     torch.manual_seed(0)
-    model = cls(dataset, from_dict(cls.Config, cfg))
+    from fuserec.prepare import prepare_inputs
+
+    cfg = from_dict(cls.Config, cfg)
+    model = cls(prepare_inputs(dataset, cls, cfg, cache=False), cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.train()
     batches = epoch_batches(dataset, 4096, 0)

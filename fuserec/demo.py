@@ -366,14 +366,8 @@ def _relative(path: Path, base: Path) -> str:
 
 
 def describe_item(dataset: Dataset, item: int) -> str:
-    """``cuisine / price / city: description`` from the item's side fields and text (what exists)."""
-    parts = []
-    if dataset.item_features is not None:
-        row = dataset.item_features.iloc[item]
-        for column in ("cuisine", "price", "city"):
-            if column in row.index:
-                value = row[column]
-                parts.append(", ".join(map(str, value)) if isinstance(value, (list, tuple, np.ndarray)) else str(value))
-    head = " / ".join(parts)
-    text = str(dataset.item_text.iloc[item]) if dataset.item_text is not None else ""
-    return f"{head}: {text}" if head and text else head or text
+    """``cuisine / price / city: description`` (the one rule, :func:`fuserec.data.describe.describe_item`,
+    with the whole text and no cut)."""
+    from fuserec.data.describe import describe_item as describe
+
+    return describe(dataset, item, width=None, full_text=True)

@@ -16,3 +16,12 @@ def real_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real dataset not found at {path} (set FUSEREC_DATA to the shared data folder)")
     return path
+
+
+def make_model(cls, dataset, cfg=None, **given):
+    """``cls`` built on the inputs prepared for it from ``dataset`` (``given``: precomputed ``text``
+    or ``semantic`` vectors), as :func:`fuserec.train.runner.build_model` does (without its seed scope)."""
+    from fuserec.prepare import prepare_inputs
+
+    cfg = cfg if cfg is not None else cls.Config()
+    return cls(prepare_inputs(dataset, cls, cfg, cache=False, **given), cfg)

@@ -16,6 +16,7 @@ import torch
 from fuserec.errors import ConfigError
 from fuserec.train.distributed import (DistContext, all_reduce_means, all_reduce_sums, distributed_session,
                                        evaluate_across_ranks, launch_env, shard_batches, state_digest)
+from helpers import make_model
 from train_toys import clustered_dataset, clustered_interactions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +96,7 @@ def _group_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> N
         means, count = all_reduce_means({k: float(v.sum()) for k, v in values.items()}, len(values["recall"]), ctx)
         dataset = clustered_dataset(n_users=50, n_items=30, per_user=8, seed=4)
         torch.manual_seed(0)  # the same model on both ranks
-        model = MF(dataset, MF.Config(dim=8))
+        model = make_model(MF, dataset, MF.Config(dim=8))
         task = RankingTask(dataset, EvalConfig(ks=[3, 10]))
         sharded = evaluate_across_ranks(task, model, "test", ctx)
         result = {"values": {k: v.tolist() for k, v in values.items()}, "means": means, "count": count,
@@ -132,7 +133,7 @@ def test_sharded_ranking_evaluation_equals_single_process_evaluation(group_resul
 
     dataset = clustered_dataset(n_users=50, n_items=30, per_user=8, seed=4)
     torch.manual_seed(0)
-    model = MF(dataset, MF.Config(dim=8))
+    model = make_model(MF, dataset, MF.Config(dim=8))
     single = RankingTask(dataset, EvalConfig(ks=[3, 10])).evaluate(model, "test")
     for r in group_results:
         assert list(r["sharded"]) == list(single)  # same keys, same order

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from dlrm_fixtures import restaurant_world, semantic_vectors
+from helpers import make_model
 from fuserec.config import from_dict
 from fuserec.errors import ConfigError, DataError
 from fuserec.losses import info_nce_with_negatives, swing_info_nce
@@ -49,10 +50,10 @@ def top_input_width(model, batch):
 def test_forward_layout_follows_torchrec(world, sem):
     b = batch_of(world)
     n_sparse = 6                                         # user_id, item_id, cuisine, price, city, age
-    cases = [(DLRM(world, DLRM.Config(dim=8)), n_sparse),
-             (DLRMRaw(world, DLRMRaw.Config(dim=8), semantic=sem), n_sparse),
-             (TwoStep(world, TwoStepConfig(dim=8), semantic=sem), n_sparse + 2),
-             (DLRREC(world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=sem), n_sparse + 2)]
+    cases = [(make_model(DLRM, world, DLRM.Config(dim=8)), n_sparse),
+             (make_model(DLRMRaw, world, DLRMRaw.Config(dim=8), semantic=sem), n_sparse),
+             (make_model(TwoStep, world, TwoStepConfig(dim=8), semantic=sem), n_sparse + 2),
+             (make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=sem), n_sparse + 2)]
     for model, f_s in cases:
         f = f_s + 1
         assert tuple(top_input_width(model, b)) == (32, 8 + f * (f - 1) // 2), type(model).__name__
@@ -64,7 +65,7 @@ def test_forward_layout_follows_torchrec(world, sem):
 
 def test_no_sigmoid_logits_and_all_item_scores_match_pairs(world, sem):
     torch.manual_seed(0)
-    model = DLRREC(world, DLRRECConfig(dim=8, w_uu=0, w_ii=0, score_budget_mb=1), semantic=sem).eval()
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0, w_ii=0, score_budget_mb=1), semantic=sem).eval()
     users = torch.tensor([0, 5, 7])
     full = model.score(users)
     assert full.shape == (3, world.n_items)
@@ -82,7 +83,7 @@ def test_embeddings_and_registry(world, sem):
     assert get_model("dlrrec") is DLRREC and get_model("dlrm") is DLRM
     assert get_model("dlrm_raw") is DLRMRaw and get_model("two_step") is TwoStep
     assert DLRREC.task == "pointwise"
-    model = DLRREC(world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=sem)
     emb = model.embeddings()
     assert emb["user"].shape == (world.n_users, 8) and emb["item"].shape == (world.n_items, 8)
     assert emb["user_text"].shape == (world.n_users, 8) and emb["item_text"].shape == (world.n_items, 8)
@@ -104,8 +105,10 @@ def test_config_from_yaml_mapping():
 # ---------------------------------------------------------------------- loss
 def test_class_weighted_bce(world):
     b = batch_of(world, n=64)
-    model = DLRM(world, DLRM.Config(dim=8)).eval()
-    labels = model.features.splits["train"].labels
+    model = make_model(DLRM, world, DLRM.Config(dim=8)).eval()
+    from fuserec.data.features import FeatureConfig, build_features
+
+    labels = build_features(world, FeatureConfig()).splits["train"].labels
     pos = float(labels.sum())
     neg = len(labels) - pos
     w = torch.tensor([len(labels) / (2 * neg), len(labels) / (2 * pos)])
@@ -115,9 +118,9 @@ def test_class_weighted_bce(world):
     y = b["labels"]
     manual = -(w[1] * y * torch.log(p) + w[0] * (1 - y) * torch.log(1 - p)).mean()
     torch.testing.assert_close(model.loss(b)["bce"], manual, rtol=1e-5, atol=1e-6)
-    explicit = DLRM(world, DLRM.Config(dim=8, class_weight="explicit", pos_weight=0.5, neg_weight=3.0))
+    explicit = make_model(DLRM, world, DLRM.Config(dim=8, class_weight="explicit", pos_weight=0.5, neg_weight=3.0))
     assert explicit.class_weights.tolist() == [3.0, 0.5]
-    assert DLRM(world, DLRM.Config(dim=8, class_weight="none")).class_weights.tolist() == [1.0, 1.0]
+    assert make_model(DLRM, world, DLRM.Config(dim=8, class_weight="none")).class_weights.tolist() == [1.0, 1.0]
 
 
 def test_swing_info_nce_against_references():
@@ -152,27 +155,38 @@ def test_swing_info_nce_without_anchors_is_zero_not_nan():
 def test_dlrrec_terms_are_logged_and_weighted(world, sem):
     b = batch_of(world, n=64)
     torch.manual_seed(2)
-    model = DLRREC(world, DLRRECConfig(dim=8, w_uu=0.3, w_ii=0.7, dropout=0.0, reduction_dropout=0.0),
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0.3, w_ii=0.7, dropout=0.0, reduction_dropout=0.0),
                    semantic=sem)
     terms = model.loss(b)
     assert set(terms) == {"loss", "bce", "uu", "ii"}
-    torch.testing.assert_close(terms["loss"], terms["bce"] + 0.3 * terms["uu"] + 0.7 * terms["ii"])
+    # logged weighted, as every family logs its terms: loss = bce + uu + ii, uu = w_uu · L_uu
+    torch.testing.assert_close(terms["loss"], terms["bce"] + terms["uu"] + terms["ii"])
+    model._generator = None                      # the same draws again (the sampler restarts from cfg.seed)
+    raw_uu = model.contrastive_loss("user", b["users"])
+    raw_ii = model.contrastive_loss("item", b["items"])
+    torch.testing.assert_close(terms["uu"], 0.3 * raw_uu)
+    torch.testing.assert_close(terms["ii"], 0.7 * raw_ii)
     assert terms["uu"] > 0 and terms["ii"] > 0
-    only = DLRREC(world, DLRRECConfig(dim=8, w_uu=0.0, w_ii=0.0), semantic=sem)
+    only = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0.0, w_ii=0.0), semantic=sem)
     terms = only.loss(b)
     assert set(terms) == {"loss", "bce"} and only.neighbours == {}
-    just_uu = DLRREC(world, DLRRECConfig(dim=8, w_ii=0.0), semantic=sem)
+    just_uu = make_model(DLRREC, world, DLRRECConfig(dim=8, w_ii=0.0), semantic=sem)
     assert set(just_uu.loss(b)) == {"loss", "bce", "uu"} and set(just_uu.neighbours) == {"user"}
 
 
 def test_swing_neighbours_come_from_training_positives(world, sem):
     from fuserec.graph.swing import swing
 
-    model = DLRREC(world, DLRRECConfig(dim=8), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=sem)
     ratings = world.csr("train", values="rating")
     ratings.data = (ratings.data >= 4).astype(np.float64)
     ratings.eliminate_zeros()
-    assert (model.train_positive_matrix() != ratings).nnz == 0
+    from fuserec.data.labels import positives_matrix
+    from fuserec.graph.swing import positive_train_matrix
+
+    # one rule: the model's labels, DLRREC's SWING input and `fuserec swing`'s input agree
+    assert (positives_matrix(world, "train", model.threshold) != ratings).nnz == 0
+    assert (positive_train_matrix(world) != ratings).nnz == 0
     for side in ("user", "item"):
         ref = swing(ratings, side=side, topk=10)
         got = model.neighbours[side]
@@ -182,12 +196,12 @@ def test_swing_neighbours_come_from_training_positives(world, sem):
     # validation / test ratings never reach the neighbour lists
     flipped = world.replace(interactions=world.interactions.assign(
         rating=np.where(world.interactions["split"] > 0, 6 - world.interactions["rating"], world.interactions["rating"])))
-    other = DLRREC(flipped, DLRRECConfig(dim=8), semantic=sem)
+    other = make_model(DLRREC, flipped, DLRRECConfig(dim=8), semantic=sem)
     np.testing.assert_array_equal(other.neighbours["user"].indices, model.neighbours["user"].indices)
 
 
 def test_sampled_positives_are_swing_neighbours_and_lonely_anchors_are_masked(world, sem):
-    model = DLRREC(world, DLRRECConfig(dim=8), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=sem)
     result = model.neighbours["user"]
     anchors = torch.arange(world.n_users)
     neighbours, mask = model.sample_neighbours("user", anchors)
@@ -208,13 +222,13 @@ def test_sampled_positives_are_swing_neighbours_and_lonely_anchors_are_masked(wo
 def test_gradients_reach_the_reduction_modules_in_dlrrec(world, sem):
     b = batch_of(world, n=64)
     for w in (0.0, 0.1):
-        model = DLRREC(world, DLRRECConfig(dim=8, w_uu=w, w_ii=w), semantic=sem)
+        model = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=w, w_ii=w), semantic=sem)
         model.loss(b)["loss"].backward()
         for name in ("user_text", "item_text"):
             grads = [p.grad for p in model.reducers[name].parameters()]
             assert all(g is not None and g.abs().sum() > 0 for g in grads), (w, name)
     # the contrastive term alone also trains the reducers
-    model = DLRREC(world, DLRRECConfig(dim=8), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=sem)
     model.contrastive_loss("item", b["items"]).backward()
     assert model.reducers["item_text"].net[1].weight.grad.abs().sum() > 0
     assert model.over_arch.model[0].weight.grad is None
@@ -222,7 +236,7 @@ def test_gradients_reach_the_reduction_modules_in_dlrrec(world, sem):
 
 def test_fused_representation_trains_the_id_embedding(world, sem):
     b = batch_of(world, n=64)
-    model = DLRREC(world, DLRRECConfig(dim=8, representation="fused"), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8, representation="fused"), semantic=sem)
     model.contrastive_loss("user", b["users"]).backward()
     grad = model.sparse["user"].bag.weight.grad
     k = model.sparse_keys["user"].index("user_id")
@@ -234,7 +248,7 @@ def test_fused_representation_trains_the_id_embedding(world, sem):
 
 def test_two_step_pca_is_frozen_and_fitted_on_training_entities_only(world, sem):
     b = batch_of(world, n=64)
-    model = TwoStep(world, TwoStepConfig(dim=8), semantic=sem)
+    model = make_model(TwoStep, world, TwoStepConfig(dim=8), semantic=sem)
     pca = model.reducers["item_text"]
     before = (pca.mean.clone(), pca.components.clone())
     assert len(list(pca.parameters())) == 0
@@ -254,11 +268,11 @@ def test_two_step_pca_is_frozen_and_fitted_on_training_entities_only(world, sem)
     shifted["user_text"][3] += 5.0
     # user 3 made "evaluation only" by moving all of its interactions to the test split
     moved = world.replace(interactions=frame.assign(split=np.where(frame["user"] == 3, 2, frame["split"])))
-    m1 = TwoStep(moved, TwoStepConfig(dim=8), semantic=sem)
-    m2 = TwoStep(moved, TwoStepConfig(dim=8), semantic=shifted)
+    m1 = make_model(TwoStep, moved, TwoStepConfig(dim=8), semantic=sem)
+    m2 = make_model(TwoStep, moved, TwoStepConfig(dim=8), semantic=shifted)
     torch.testing.assert_close(m1.reducers["user_text"].components, m2.reducers["user_text"].components)
     torch.testing.assert_close(m1.reducers["user_text"].mean, m2.reducers["user_text"].mean)
-    m3 = TwoStep(world, TwoStepConfig(dim=8), semantic=shifted)          # user 3 trains here
+    m3 = make_model(TwoStep, world, TwoStepConfig(dim=8), semantic=shifted)          # user 3 trains here
     assert not torch.allclose(m3.reducers["user_text"].mean, users_pca.mean)
 
 
@@ -266,15 +280,15 @@ def test_two_step_pca_is_frozen_and_fitted_on_training_entities_only(world, sem)
 def test_bad_semantic_inputs_are_reported(world, sem):
     bad = dict(sem, item_text=sem["item_text"][:-1])
     with pytest.raises(DataError, match="one row per item"):
-        DLRREC(world, DLRRECConfig(dim=8), semantic=bad)
+        make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=bad)
     nan = dict(sem, user_text=sem["user_text"].copy())
     nan["user_text"][4, 0] = np.nan
     with pytest.raises(DataError, match="non-finite"):
-        DLRREC(world, DLRRECConfig(dim=8), semantic=nan)
+        make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=nan)
     with pytest.raises(ConfigError, match="w_uu"):
-        DLRREC(world, DLRRECConfig(dim=8, semantic=[SemanticField("item_text", "item")]), semantic=sem)
+        make_model(DLRREC, world, DLRRECConfig(dim=8, semantic=[SemanticField("item_text", "item")]), semantic=sem)
     with pytest.raises(DataError, match="PCA"):
-        TwoStep(world, TwoStepConfig(dim=64), semantic=sem)
+        make_model(TwoStep, world, TwoStepConfig(dim=64), semantic=sem)
 
 
 # ---------------------------------------------------------------------- training end to end
@@ -286,7 +300,7 @@ def test_training_learns_and_reports_everything(world, sem, tmp_path):
 
     task = PointwiseTask(world)
     with rng_scope(0):
-        model = DLRREC(world, DLRRECConfig(dim=8, bottom=[16], top=[32, 1]), semantic=sem)
+        model = make_model(DLRREC, world, DLRRECConfig(dim=8, bottom=[16], top=[32, 1]), semantic=sem)
     cfg = TrainConfig(epochs=6, batch_size=64, lr=0.01, progress=False, patience=0, device="cpu")
     result = Trainer(model, task, cfg, tmp_path / "run").fit()
     first = result.metrics["history"][0]["valid"]
@@ -310,7 +324,7 @@ def test_ranking_metrics_can_be_switched_off_per_split(world):
     from fuserec.train.config import EvalConfig
     from fuserec.train.pointwise import PointwiseTask
 
-    model = DLRM(world, DLRM.Config(dim=8))
+    model = make_model(DLRM, world, DLRM.Config(dim=8))
     task = PointwiseTask(world, eval_config=EvalConfig(ranking_on_valid=False))
     assert not any(k.startswith("rank_") for k in task.evaluate(model, "valid"))
     test = task.evaluate(model, "test")
@@ -324,18 +338,18 @@ def test_ranking_metrics_can_be_switched_off_per_split(world):
 def test_probe_reads_the_variants_user_vectors(world, sem):
     from fuserec.report.families.dlrrec import user_probe_vectors
 
-    dlrm = DLRM(world, DLRM.Config(dim=8))
+    dlrm = make_model(DLRM, world, DLRM.Config(dim=8))
     x, what = user_probe_vectors(dlrm)
     assert what == "user id embedding"
     np.testing.assert_array_equal(x, dlrm.embeddings()["user"].numpy())
-    x, what = user_probe_vectors(DLRMRaw(world, DLRMRaw.Config(dim=8), semantic=sem))
+    x, what = user_probe_vectors(make_model(DLRMRaw, world, DLRMRaw.Config(dim=8), semantic=sem))
     assert what.startswith("raw")
     np.testing.assert_array_equal(x, np.asarray(sem["user_text"], dtype=np.float32))
-    two = TwoStep(world, TwoStepConfig(dim=8), semantic=sem)
+    two = make_model(TwoStep, world, TwoStepConfig(dim=8), semantic=sem)
     x, what = user_probe_vectors(two)
     assert what.startswith("PCA") and x.shape == (world.n_users, 8)
     np.testing.assert_allclose(x, two.reduced("user", "user_text").detach().numpy())
-    model = DLRREC(world, DLRRECConfig(dim=8), semantic=sem)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8), semantic=sem)
     x, what = user_probe_vectors(model)
     assert what.startswith("R_f") and x.shape == (world.n_users, 8)
 
@@ -344,7 +358,7 @@ def test_task_threshold_must_agree_with_the_model(world, sem):
     from fuserec.data.features import FeatureConfig
     from fuserec.train.pointwise import PointwiseTask
 
-    model = DLRM(world, DLRM.Config(dim=8, features=FeatureConfig(label_threshold=5.0)))
+    model = make_model(DLRM, world, DLRM.Config(dim=8, features=FeatureConfig(label_threshold=5.0)))
     with pytest.raises(ConfigError, match="threshold"):
         PointwiseTask(world).evaluate(model, "valid")
 
@@ -352,11 +366,11 @@ def test_task_threshold_must_agree_with_the_model(world, sem):
 def test_collapse_stats_detects_collapsed_vectors(world):
     same = {"user_text": np.ones((world.n_users, 16), np.float32),
             "item_text": np.random.default_rng(0).normal(size=(world.n_items, 16)).astype(np.float32)}
-    model = DLRREC(world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=same)
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8, w_uu=0, w_ii=0), semantic=same)
     stats = model.collapse_stats()
     assert stats["z_cos_user"] == pytest.approx(1.0, abs=1e-5)        # identical inputs: collapsed
     assert stats["z_cos_item"] < 0.9
-    assert DLRM(world, DLRM.Config(dim=8)).collapse_stats() == {}
+    assert make_model(DLRM, world, DLRM.Config(dim=8)).collapse_stats() == {}
 
 
 def test_make_task_and_ablation_family():
@@ -379,13 +393,13 @@ def test_semantic_fields_from_the_text_pipeline_ignore_held_out_ratings(tmp_path
     validation/test ratings changes no profile vector the model reads (leakage rule)."""
     monkeypatch.setenv("FUSEREC_CACHE", str(tmp_path / "cache"))
     world = restaurant_world()
-    model = DLRREC(world, DLRRECConfig(dim=8))
+    model = make_model(DLRREC, world, DLRRECConfig(dim=8))
     user_vecs = model.inputs["user"].semantic(0)
     assert user_vecs.shape == (world.n_users, 384) and model.inputs["item"].semantic(0).shape == (world.n_items, 384)
     frame = world.interactions
     flipped = world.replace(interactions=frame.assign(
         rating=np.where(frame["split"] > 0, 6 - frame["rating"], frame["rating"])))
-    other = DLRREC(flipped, DLRRECConfig(dim=8))
+    other = make_model(DLRREC, flipped, DLRRECConfig(dim=8))
     torch.testing.assert_close(other.inputs["user"].semantic(0), user_vecs)
     torch.testing.assert_close(other.inputs["item"].semantic(0), model.inputs["item"].semantic(0))
 
@@ -399,7 +413,7 @@ def test_resumed_training_equals_an_uninterrupted_run(world, sem, tmp_path):
 
     def fresh():
         with rng_scope(0):
-            return DLRREC(world, DLRRECConfig(dim=8, bottom=[16], top=[16, 1]), semantic=sem)
+            return make_model(DLRREC, world, DLRRECConfig(dim=8, bottom=[16], top=[16, 1]), semantic=sem)
 
     def cfg(epochs):
         return TrainConfig(epochs=epochs, batch_size=64, lr=0.01, progress=False, patience=0, device="cpu")

@@ -17,6 +17,7 @@ from fuserec.config import from_dict
 from fuserec.data.dataset import build_dataset
 from fuserec.losses import info_nce_candidates, info_nce_shared
 from fuserec.models import get_model
+from helpers import make_model
 
 
 def random_dataset(n_users=120, n_items=150, per_user=12, seed=0):
@@ -39,7 +40,7 @@ def bpr_batch(ds, size=400, seed=1):
 def build(name, ds, **cfg):
     cls = get_model(name)
     torch.manual_seed(0)
-    model = cls(ds, from_dict(cls.Config, cfg, prefix="model"))
+    model = make_model(cls, ds, from_dict(cls.Config, cfg, prefix="model"))
     model.train()
     return model
 

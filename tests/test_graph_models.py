@@ -19,7 +19,9 @@ from fuserec.models.backbones import SimGCLBackbone
 from fuserec.models.irllrec import IRLLRecConfig
 from fuserec.models.lightgcn import LightGCN
 from fuserec.models.rlmrec_con import RLMRecCon
-from fuserec.models.text_side import TextEmbeddings, load_text_embeddings, projector
+from fuserec.models.text_side import projector
+from fuserec.prepare.text import TextEmbeddings, load_text_embeddings
+from helpers import make_model
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*[Ss]parse.*:UserWarning"),
               pytest.mark.usefixtures("one_torch_thread")]
@@ -60,7 +62,7 @@ def covering_batch(ds):
 def build(name, ds, **cfg):
     cls = get_model(name)
     torch.manual_seed(0)
-    return cls(ds, from_dict(cls.Config, cfg, prefix="model"))
+    return make_model(cls, ds, from_dict(cls.Config, cfg, prefix="model"))
 
 
 # ---------------------------------------------------------------------- adjacency
@@ -374,10 +376,10 @@ def test_models_run_with_profiles_only_and_with_no_text():
     # precomputed arrays instead of a source; wrong row counts are a DataError
     rng = np.random.default_rng(0)
     prof = TextEmbeddings(rng.standard_normal((ds.n_users, 7)), rng.standard_normal((ds.n_items, 7)))
-    model = RLMRecCon(ds, RLMRecCon.Config(dim=4), text={"profile": prof})
+    model = make_model(RLMRecCon, ds, RLMRecCon.Config(dim=4), text={"profile": prof})
     assert model.profile.shape == (ds.n_users + ds.n_items, 7)
     with pytest.raises(DataError, match="rows"):
-        RLMRecCon(ds, RLMRecCon.Config(dim=4),
+        make_model(RLMRecCon, ds, RLMRecCon.Config(dim=4),
                   text={"profile": TextEmbeddings(prof.user[:-1], prof.item)})
 
 

@@ -17,6 +17,7 @@ from fuserec.train.runner import RunConfig, build_model, build_task
 from fuserec.data.sources import DatasetConfig
 from fuserec.train.config import EvalConfig
 from fuserec.train.trainer import Trainer
+from helpers import make_model
 from train_toys import clustered_dataset
 
 
@@ -43,7 +44,7 @@ def test_register_rejects_a_class_without_the_contract():
 
 def test_pop_scores_are_training_counts():
     ds = clustered_dataset()
-    model = Pop(ds, Pop.Config())
+    model = make_model(Pop, ds, Pop.Config())
     train = ds.split_frame("train")
     expected = np.bincount(train["item"].to_numpy(), minlength=ds.n_items).astype(np.float32)
     users = torch.arange(5)
@@ -55,7 +56,7 @@ def test_pop_scores_are_training_counts():
 def test_mf_paired_scores_match_full_scores_and_loss_terms():
     ds = clustered_dataset()
     torch.manual_seed(0)
-    model = MF(ds, MF.Config(dim=8, reg=0.5))
+    model = make_model(MF, ds, MF.Config(dim=8, reg=0.5))
     users = torch.tensor([0, 1, 2])
     items = torch.tensor([4, 5, 6])
     full = model.score(users)

@@ -19,6 +19,7 @@ from fuserec.train.runner import RunConfig, build_model, build_task
 from fuserec.train.sampling import NegativeSampler
 from fuserec.train.tasks import PointwiseTask, RankingTask
 from fuserec.train.trainer import Trainer
+from helpers import make_model
 from train_toys import clustered_dataset
 
 
@@ -239,7 +240,7 @@ def test_pointwise_task_trains_and_reports_classification_metrics(tmp_path):
     import pandas as pd
 
     ds = build_dataset("pw", pd.DataFrame(frame), source="<pw>", meta={"label_threshold": 3.0})
-    task = PointwiseTask(ds)
+    task = PointwiseTask(ds, ranking=False)  # this model scores pairs only
     torch.manual_seed(0)
     model = _LogisticMF(ds.n_users, ds.n_items, 4)
     cfg = TrainConfig(epochs=15, batch_size=256, lr=0.05, eval_every=5, patience=0, progress=False, device="cpu")
@@ -270,9 +271,9 @@ def test_model_extra_state_travels_in_checkpoints(toy, tmp_path):
     cfg = _config(epochs=2, batch_size=50)
     task = build_task(cfg, toy)
     torch.manual_seed(0)
-    first = _CountingMF(toy, cfg.model)
+    first = make_model(_CountingMF, toy, cfg.model)
     Trainer(first, task, cfg.train, tmp_path / "run", cfg.to_dict()).fit()
     assert first.steps_seen == 2 * task.n_batches(50)
-    again = _CountingMF(toy, cfg.model)
+    again = make_model(_CountingMF, toy, cfg.model)
     Trainer(again, task, cfg.train, tmp_path / "run", cfg.to_dict()).fit(resume=True)
     assert again.steps_seen == first.steps_seen

@@ -175,10 +175,9 @@ class Dataset:
         return dataclasses.replace(self, **changes)
 
     def with_split(self, split_config: Any) -> "Dataset":
-        """Assign splits as ``split_config`` (a :class:`fuserec.data.splits.SplitConfig`) says."""
-        from fuserec.data.splits import apply_split
-
-        return apply_split(self, split_config)
+        """Assign splits as ``split_config`` (a :class:`fuserec.data.splits.SplitConfig`) says
+        (its ``apply``; this module does not import the splits module, which imports this one)."""
+        return split_config.apply(self)
 
     def label_threshold(self) -> float | None:
         """Rating at or above which an interaction is a positive (from the source; None if implicit)."""

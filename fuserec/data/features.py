@@ -31,7 +31,11 @@ import torch
 
 from fuserec.config import check_range
 from fuserec.data.dataset import SPLIT_CODES, TRAIN, Dataset, FieldSpec
+from fuserec.data.labels import labels as label_rule
+from fuserec.data.labels import resolve_threshold
 from fuserec.errors import ConfigError, DataError
+
+__all__ = ["FeatureConfig", "PointwiseFeatures", "build_features", "gather_bags", "resolve_threshold"]
 
 log = logging.getLogger("fuserec.data.features")
 
@@ -44,7 +48,8 @@ class FeatureConfig:
     """Which fields become model inputs and how labels are made.
 
     label_threshold: rating at or above which an example is positive; None takes the dataset's
-        (``meta["label_threshold"]``), else 2 for rating scales topping at 2 and 4 otherwise.
+        (``meta["label_threshold"]``), else 2 for rating scales topping at 2 and 4 otherwise
+        (:func:`fuserec.data.labels.resolve_threshold`, the one rule).
     include_ids: add ``user_id`` and ``item_id`` as sparse fields.
     fields: side fields to use, as ``"side.name"`` (e.g. ``"item.cuisine"``); None uses all.
     exclude: side fields to leave out (same spelling), applied after ``fields``.
@@ -222,17 +227,6 @@ def _vocabulary(longs: list[pd.DataFrame], min_count: int) -> pd.Index:
     return pd.Index(np.sort(np.asarray(kept, dtype=str)))
 
 
-def resolve_threshold(dataset: Dataset, configured: float | None) -> float:
-    """The label threshold: the configured one, the dataset's, else 2 (0-2 scales) or 4."""
-    if configured is not None:
-        return float(configured)
-    own = dataset.label_threshold()
-    if own is not None:
-        return float(own)
-    top = float(np.nanmax(dataset.interactions["rating"].to_numpy()))
-    return 2.0 if top <= 2.0 else 4.0
-
-
 def select_fields(dataset: Dataset, config: FeatureConfig) -> list[FieldSpec]:
     """The side fields ``config`` asks for, in dataset order; ConfigError naming an unknown one."""
     known = {f"{f.side}.{f.name}": f for f in dataset.fields}
@@ -320,7 +314,7 @@ def build_features(dataset: Dataset, config: FeatureConfig | None = None) -> Poi
     splits = {}
     users_all = torch.from_numpy(np.array(inter["user"].to_numpy(), dtype=np.int64))
     items_all = torch.from_numpy(np.array(inter["item"].to_numpy(), dtype=np.int64))
-    labels_all = torch.from_numpy((rating >= threshold).astype(np.float32))
+    labels_all = torch.from_numpy(label_rule(rating, threshold))
     for name, code in SPLIT_CODES.items():
         mask = torch.from_numpy(split_col == code)
         splits[name] = Examples(users_all[mask], items_all[mask], labels_all[mask])

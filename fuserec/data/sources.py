@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fuserec.config import check_range, from_dict, load_yaml
+from fuserec.config import check_range, from_dict, load_yaml, to_dict
 from fuserec.data.dataset import Dataset
 from fuserec.data.splits import SplitConfig
 from fuserec.errors import ConfigError, DataError, reading
@@ -38,6 +38,9 @@ FORMATS: dict[str, tuple[str, str]] = {
     "parquet": ("fuserec.data.loaders.table", "any Parquet file with a column mapping in options"),
     "fuserec": ("fuserec.data.store", "a folder written by `fuserec data convert` (Parquet)"),
 }
+
+#: the recorded format of a dataset that was built in memory and given to a run (not reloadable)
+MEMORY_FORMAT = "memory"
 
 
 @dataclass
@@ -75,6 +78,8 @@ class DatasetConfig:
     label_threshold: float | None = None
 
     def validate(self) -> None:
+        if self.format == MEMORY_FORMAT:
+            return
         if self.format not in FORMATS:
             raise ConfigError(f"unknown format {self.format!r}; allowed: {', '.join(FORMATS)}", "format")
         if self.format not in ("synthetic",) and not self.path:
@@ -137,6 +142,9 @@ def loader_module(fmt: str):
 def load_dataset(source: str | DatasetConfig | dict, *, split: bool = True) -> Dataset:
     """Load a dataset by SOURCE, apply filters and (if ``split``) the split; record the load time."""
     cfg = parse_source(source)
+    if cfg.format == MEMORY_FORMAT:
+        raise DataError(f"the dataset {cfg.name or ''} was given in memory when the run was trained and cannot "
+                        "be loaded again; pass it (dataset=...) or train from a SOURCE", field="dataset.format")
     start = time.perf_counter()
     path = Path(cfg.path) if cfg.path else None
     if path is not None and not path.exists() and not path.with_name(path.name + ".inter").is_file():
@@ -155,6 +163,10 @@ def load_dataset(source: str | DatasetConfig | dict, *, split: bool = True) -> D
         dataset = dataset.with_split(cfg.split)
     dataset.meta.setdefault("format", cfg.format)
     dataset.meta.setdefault("path", cfg.path)
+    recorded = to_dict(cfg)
+    if cfg.path and cfg.format != "synthetic":
+        recorded["path"] = str(Path(cfg.path).expanduser().resolve())
+    dataset.meta["source"] = recorded  # what a run trained on this dataset records as its dataset
     dataset.meta["load_seconds"] = time.perf_counter() - start
     return dataset
 

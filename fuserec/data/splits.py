@@ -42,6 +42,10 @@ class SplitConfig:
             raise ConfigError("the train share must be positive", "split.ratios")
         check_range(self.min_user_interactions, "split.min_user_interactions", 1)
 
+    def apply(self, dataset: Dataset) -> Dataset:
+        """``dataset`` split as this config says (:func:`apply_split`)."""
+        return apply_split(dataset, self)
+
 
 def apply_split(dataset: Dataset, config: SplitConfig) -> Dataset:
     """Return ``dataset`` with its ``split`` column set as ``config`` says."""

@@ -468,17 +468,13 @@ def swing_from_params(user_item: sp.spmatrix, params: SwingParams, *, block_entr
 def positive_train_matrix(dataset: Any) -> sp.csr_matrix:
     """``(n_users, n_items)`` binary CSR of the training split's positive interactions.
 
-    Where the dataset has ratings and a label threshold, positives are ratings >= threshold.
+    The one label rule (:func:`fuserec.data.labels.positives_matrix`): ratings at or above
+    the dataset's threshold (2 / 4 by rating scale when it declares none); every interaction of a
+    dataset without ratings. DLRREC's own SWING uses the same rule, so both agree.
     """
-    if not len(dataset.interactions) or not dataset.split_mask("train").any():
-        raise DataError(f"dataset {dataset.name!r} has no training interactions",
-                        dataset.meta.get("path"), field="split")
-    threshold = dataset.label_threshold()
-    if threshold is not None and dataset.has_ratings:
-        ratings = dataset.csr("train", values="rating")
-        ratings.data = (ratings.data >= threshold).astype(np.float64)
-        return binarize(ratings)
-    return binarize(dataset.csr("train"))
+    from fuserec.data.labels import positives_matrix
+
+    return binarize(positives_matrix(dataset, "train"))
 
 
 def input_hash(user_item: sp.csr_matrix, ids: np.ndarray | None = None) -> str:

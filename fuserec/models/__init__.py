@@ -1,27 +1,15 @@
 """Models, registered by name (``fuserec models`` lists them).
 
-Importing this package imports every built-in model module, which registers it; each module
-depends only on torch and the project's own light modules.
+The built-in model modules (:data:`fuserec.models.registry.BUILTIN_MODELS`) register themselves
+when imported, which :func:`get_model` does on first use of a name (only that model's module)
+and :func:`list_models` for all. Each module depends only on torch and the project's own light
+modules, and receives its inputs prepared (:mod:`fuserec.prepare`).
 """
 
 from __future__ import annotations
 
-import importlib
+from fuserec.models.registry import (BUILTIN_MODEL_MODULES, BUILTIN_MODELS, ModelInfo, get_model, list_models,
+                                     model_info, register_model)
 
-from fuserec.models.registry import ModelInfo, get_model, list_models, model_info, register_model
-
-#: modules that register the built-in models (one model per module)
-BUILTIN_MODEL_MODULES = (
-    "fuserec.models.pop",
-    "fuserec.models.mf",
-    "fuserec.models.lightgcn",
-    "fuserec.models.simgcl",
-    "fuserec.models.rlmrec_con",
-    "fuserec.models.irllrec",
-    "fuserec.models.dlrm.variants",
-)
-
-for _module in BUILTIN_MODEL_MODULES:
-    importlib.import_module(_module)
-
-__all__ = ["ModelInfo", "get_model", "list_models", "model_info", "register_model"]
+__all__ = ["BUILTIN_MODELS", "BUILTIN_MODEL_MODULES", "ModelInfo", "get_model", "list_models", "model_info",
+           "register_model"]

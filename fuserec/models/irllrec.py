@@ -43,14 +43,14 @@ import torch
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError
 from fuserec.graph.adjacency import SparsePattern, bipartite_adjacency
 from fuserec.losses import info_nce_candidates, info_nce_shared, soft_target_cross_entropy
 from fuserec.models.backbones import BackboneOutput
 from fuserec.models.registry import register_model
 from fuserec.models.rlmrec_con import BatchNodes, RLMRecCon, TextAlignConfig
-from fuserec.models.text_side import TextEmbeddings, projector
+from fuserec.models.text_side import projector
+from fuserec.prepare.inputs import PreparedInputs
 
 
 @dataclass
@@ -151,25 +151,25 @@ class IRLLRec(RLMRecCon):
     """RLMRec-Con plus the intent tower, intent projector f_t and its EMA teacher.
 
     Args:
-        text: optional precomputed ``{"profile": TextEmbeddings, "intent": TextEmbeddings}``.
+        inputs: the training interactions, ``text/profile`` (with ``use_kd``) and ``text/intent``
+            (N, D_t) (when a term uses intents).
     """
 
     Config = IRLLRecConfig
+    needs: tuple[str, ...] = ("interactions", "profile_text", "intent_text")
 
-    def __init__(self, dataset: Dataset, cfg: IRLLRecConfig | None = None,
-                 text: dict[str, TextEmbeddings] | None = None):
-        super().__init__(dataset, cfg, text)
+    def __init__(self, inputs: PreparedInputs, cfg: IRLLRecConfig | None = None):
+        super().__init__(inputs, cfg)
         cfg = self.cfg
         self.intent_tower = None
         if cfg.use_intent_tower:
-            pattern = SparsePattern(bipartite_adjacency(dataset.csr("train")))
+            pattern = SparsePattern(bipartite_adjacency(inputs.train_matrix()))
             self.intent_tower = IntentTower(pattern, self.n_users, cfg.dim, cfg.n_intents)
         self.intent: torch.Tensor | None = None               # (N, D_t) constant input
         self.intent_proj = self.intent_teacher = None
         if cfg.uses_intent_text:
-            intent = self._text(dataset, "intent", cfg.intent_source, "model.intent_source")
-            self.intent = intent.stacked()
-            self.intent_proj = projector(intent.dim, cfg.dim)                      # f_t
+            self.intent = inputs.text("intent")
+            self.intent_proj = projector(self.intent.shape[1], cfg.dim)                 # f_t
             if cfg.use_itm:
                 self.intent_teacher = copy.deepcopy(self.intent_proj)               # f_t^m = f_t at start
                 for p in self.intent_teacher.parameters():

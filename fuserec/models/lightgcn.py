@@ -27,12 +27,12 @@ import torch
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError
 from fuserec.graph.adjacency import normalized_adjacency
 from fuserec.losses import bpr_loss, l2_reg
 from fuserec.models.backbones import BACKBONES, BackboneOutput, SimGCLConfig, build_backbone
 from fuserec.models.registry import register_model
+from fuserec.prepare.inputs import PreparedInputs
 
 
 @dataclass
@@ -91,12 +91,13 @@ class LightGCN(nn.Module):
 
     task = "ranking"
     trainable = True
+    needs: tuple[str, ...] = ("interactions",)
     Config = LightGCNConfig
 
-    def __init__(self, dataset: Dataset, cfg: GraphConfig | None = None):
+    def __init__(self, inputs: PreparedInputs, cfg: GraphConfig | None = None):
         super().__init__()
         self.cfg = cfg if cfg is not None else type(self).Config()
-        self.n_users, self.n_items = dataset.n_users, dataset.n_items
+        self.n_users, self.n_items = inputs.n_users, inputs.n_items
         # one (N, d) table holding e⁰ = [E_U; E_I] (no concatenation per batch); E_U, E_I are views
         self.ego_emb = nn.Parameter(torch.empty(self.n_users + self.n_items, self.cfg.dim))
         with torch.no_grad():
@@ -105,7 +106,7 @@ class LightGCN(nn.Module):
                     nn.init.xavier_uniform_(table)
                 else:
                     nn.init.normal_(table, std=self.cfg.init_std)
-        train = dataset.csr("train")
+        train = inputs.train_matrix()
         self.backbone = build_backbone(self.cfg.backbone, normalized_adjacency(train), self.n_users,
                                        self.cfg.layers, self.cfg.aggregation, self.cfg.simgcl,
                                        keep_rate=self.cfg.keep_rate)

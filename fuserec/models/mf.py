@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
+from fuserec.prepare.inputs import PreparedInputs
 from fuserec.losses import bpr_loss, l2_reg
 from fuserec.models.registry import register_model
 
@@ -24,6 +24,7 @@ class MF(nn.Module):
 
     task = "ranking"
     trainable = True
+    needs: tuple[str, ...] = ()
 
     @dataclass
     class Config:
@@ -40,11 +41,11 @@ class MF(nn.Module):
             check_range(self.reg, "model.reg", 0.0)
             check_range(self.init_std, "model.init_std", 0.0, low_inclusive=False)
 
-    def __init__(self, dataset: Dataset, cfg: "MF.Config | None" = None):
+    def __init__(self, inputs: PreparedInputs, cfg: "MF.Config | None" = None):
         super().__init__()
         self.cfg = cfg or MF.Config()
-        self.user_emb = nn.Embedding(dataset.n_users, self.cfg.dim)
-        self.item_emb = nn.Embedding(dataset.n_items, self.cfg.dim)
+        self.user_emb = nn.Embedding(inputs.n_users, self.cfg.dim)
+        self.item_emb = nn.Embedding(inputs.n_items, self.cfg.dim)
         for table in (self.user_emb, self.item_emb):
             if self.cfg.init == "xavier":
                 nn.init.xavier_uniform_(table.weight)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fuserec.data.dataset import Dataset
+from fuserec.prepare.inputs import PreparedInputs
 from fuserec.models.registry import register_model
 
 
@@ -21,15 +21,16 @@ class Pop(nn.Module):
 
     task = "ranking"
     trainable = False
+    needs = ("interactions",)
 
     @dataclass
     class Config:
         """Pop has no hyperparameters."""
 
-    def __init__(self, dataset: Dataset, cfg: "Pop.Config | None" = None):
+    def __init__(self, inputs: PreparedInputs, cfg: "Pop.Config | None" = None):
         super().__init__()
         self.cfg = cfg or Pop.Config()
-        counts = np.asarray(dataset.csr("train").sum(axis=0), dtype=np.float32).ravel()
+        counts = np.asarray(inputs.train_matrix().sum(axis=0), dtype=np.float32).ravel()
         self.register_buffer("counts", torch.from_numpy(counts))   # (n_items,)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,8 +1,14 @@
 """The model registry: short names → model classes, filled by the ``@register_model`` decorator.
 
-A model is an ``nn.Module`` built as ``Cls(dataset, cfg)`` where ``cfg`` is an instance of the
+A model is an ``nn.Module`` built as ``Cls(inputs, cfg)`` where ``inputs`` is the
+:class:`~fuserec.prepare.inputs.PreparedInputs` the prepared-inputs stage made for it (from a
+dataset and ``cfg``: :func:`fuserec.prepare.prepare_inputs`) and ``cfg`` an instance of the
 class's own config dataclass ``Cls.Config`` (built from the YAML ``model:`` section with
 :func:`fuserec.config.from_dict`). Contract (see DESIGN.md):
+
+* ``needs``: class attribute, the prepared inputs it scores with (``interactions``,
+  ``profile_text``, ``intent_text``, ``features``, ``semantic``, ``pca``, ``swing``; see
+  :mod:`fuserec.prepare`); the model holds parameters, scoring and loss only;
 
 * ``task``: class attribute, ``"ranking"`` (BPR batches, full-ranking evaluation) or
   ``"pointwise"`` (labelled examples, classification metrics);
@@ -93,13 +99,20 @@ def register_model(name: str, description: str) -> Callable[[T], T]:
 
 
 def get_model(name: str) -> type:
-    """The model class registered as ``name`` (:class:`ConfigError` listing the names if unknown)."""
-    _load_builtin_models()
+    """The model class registered as ``name`` (:class:`ConfigError` listing the names if unknown).
+
+    A built-in model imports only its own module (loading a saved model stays light)."""
+    if name not in REGISTRY.names() and name in BUILTIN_MODELS:
+        import importlib
+
+        importlib.import_module(BUILTIN_MODELS[name])
+    if name not in REGISTRY.names():
+        _load_builtin_models()
     return REGISTRY.get(name).cls
 
 
 def model_info(name: str) -> ModelInfo:
-    _load_builtin_models()
+    get_model(name)
     return REGISTRY.get(name)
 
 
@@ -109,5 +122,25 @@ def list_models() -> list[ModelInfo]:
     return REGISTRY.infos()
 
 
+#: the built-in models and the module that registers each (imported on first use)
+BUILTIN_MODELS = {
+    "pop": "fuserec.models.pop",
+    "mf": "fuserec.models.mf",
+    "lightgcn": "fuserec.models.lightgcn",
+    "simgcl": "fuserec.models.simgcl",
+    "rlmrec_con": "fuserec.models.rlmrec_con",
+    "irllrec": "fuserec.models.irllrec",
+    "dlrm": "fuserec.models.dlrm.variants",
+    "dlrm_raw": "fuserec.models.dlrm.variants",
+    "two_step": "fuserec.models.dlrm.variants",
+    "dlrrec": "fuserec.models.dlrm.variants",
+}
+BUILTIN_MODEL_MODULES = tuple(dict.fromkeys(BUILTIN_MODELS.values()))
+
+
 def _load_builtin_models() -> None:
-    import fuserec.models  # noqa: F401  (importing the package registers the built-in models)
+    """Import the built-in model modules (plugins: they import this module, not the other way)."""
+    import importlib
+
+    for module in BUILTIN_MODEL_MODULES:
+        importlib.import_module(module)

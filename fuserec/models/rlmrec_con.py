@@ -41,12 +41,12 @@ from typing import Literal, NamedTuple
 import torch
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
 from fuserec.losses import info_nce_candidates, info_nce_shared
 from fuserec.models.backbones import BackboneOutput
 from fuserec.models.lightgcn import GraphConfig, LightGCN
 from fuserec.models.registry import register_model
-from fuserec.models.text_side import TextEmbeddings, load_text_embeddings, projector
+from fuserec.models.text_side import projector
+from fuserec.prepare.inputs import PreparedInputs
 
 
 @dataclass
@@ -54,7 +54,9 @@ class TextAlignConfig(GraphConfig):
     """Graph settings plus the text side.
 
     profile_source: where profile embeddings come from (``text:template``, ``random:1536``, a
-    .npz/.npy path; see :mod:`fuserec.models.text_side`). kd_weight / kd_temperature: λ_kd, τ_kd.
+    .npz/.npy path; see :mod:`fuserec.prepare.text`). text_control: ``none``, ``shuffled`` or
+    ``random`` (:func:`fuserec.text.controls.apply_text_control`, seeded by ``text_seed``), applied
+    to every text input when it is prepared. kd_weight / kd_temperature: λ_kd, τ_kd.
     text_mode: ``batch`` (only the batch's nodes) or ``full`` (all N nodes, reference).
     negatives: ``batch`` (candidates from the batch's own nodes) or ``sampled`` (random nodes of
     the side). n_negatives: M, the most candidates per InfoNCE in batch mode.
@@ -67,6 +69,7 @@ class TextAlignConfig(GraphConfig):
     aggregation: Literal["mean", "sum"] = "sum"
 
     profile_source: str = "text:template"
+    text_control: Literal["none", "shuffled", "random"] = "none"
     kd_weight: float = 1e-2
     kd_temperature: float = 0.2
     text_mode: Literal["batch", "full"] = "batch"
@@ -117,28 +120,19 @@ class RLMRecCon(LightGCN):
     """LightGCN/SimGCL plus the profile projector f_s and L_kd.
 
     Args:
-        text: optional precomputed embeddings ``{"profile": TextEmbeddings}`` (overrides
-            ``profile_source``).
+        inputs: the training interactions and, with ``use_kd``, ``text/profile`` (N, D_s).
     """
 
     Config = TextAlignConfig
+    needs: tuple[str, ...] = ("interactions", "profile_text")
 
-    def __init__(self, dataset: Dataset, cfg: TextAlignConfig | None = None,
-                 text: dict[str, TextEmbeddings] | None = None):
-        super().__init__(dataset, cfg)
-        self.text_inputs = dict(text or {})
+    def __init__(self, inputs: PreparedInputs, cfg: TextAlignConfig | None = None):
+        super().__init__(inputs, cfg)
         self.profile: torch.Tensor | None = None        # (N, D_s) constant input
         self.profile_proj = None
         if self.cfg.use_kd:
-            prof = self._text(dataset, "profile", self.cfg.profile_source, "model.profile_source")
-            self.profile = prof.stacked()
-            self.profile_proj = projector(prof.dim, self.cfg.dim)
-
-    def _text(self, dataset: Dataset, kind: str, source: str, key: str) -> TextEmbeddings:
-        given = self.text_inputs.pop(kind, None)
-        if given is not None:
-            return TextEmbeddings.from_arrays(given.user, given.item, dataset, f"{kind} embeddings")
-        return load_text_embeddings(source, dataset, kind, self.cfg.text_seed, key)
+            self.profile = inputs.text("profile")
+            self.profile_proj = projector(self.profile.shape[1], self.cfg.dim)
 
     # ------------------------------------------------------------------ batch nodes
     def batch_nodes(self, batch: dict[str, torch.Tensor]) -> BatchNodes:

@@ -26,9 +26,10 @@ What the Trainer does with a :class:`DistContext` whose ``world_size > 1``:
   effective batch is ``world_size * batch_size``.
 * **Loss terms** are per-example sums and counts, all-reduced: the epoch mean is over every rank's
   examples.
-* **Evaluation.** Full-ranking evaluation (:class:`~fuserec.train.tasks.RankingTask`) is sharded:
-  the evaluated users are split ``rank::world_size``, every rank sums its users' metrics, and the
-  sums and the user count are all-reduced (:func:`all_reduce_means`) — the mean equals the
+* **Evaluation.** A task with ``metric_sums`` (full ranking,
+  :meth:`~fuserec.train.tasks.RankingTask.metric_sums`) is evaluated in shards: the evaluated
+  users are split ``rank::world_size``, every rank sums its users' metrics, and the sums and the
+  user count are all-reduced (:func:`all_reduce_means`) — the mean equals the
   single-process mean up to float summation order. Other tasks (pointwise: ROC-AUC and tuned
   thresholds do not decompose into per-user sums) are evaluated by rank 0 alone while the others
   wait. Either way the metrics are then broadcast from rank 0, so best-epoch and early-stopping
@@ -53,7 +54,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -288,60 +288,24 @@ def all_reduce_means(sums: dict[str, float], count: float, ctx: DistContext) -> 
 
 # ---------------------------------------------------------------------------- evaluation
 def evaluate_across_ranks(task: Any, model: nn.Module, split: str, ctx: DistContext) -> dict[str, float]:
-    """``task.evaluate(model, split)`` for the group: sharded and reduced for full ranking, rank 0
-    alone otherwise; the result is rank 0's, on every rank."""
+    """``task.evaluate(model, split)`` for the group; the result is rank 0's, on every rank.
+
+    A task offering ``metric_sums(model, split, rank, world_size) -> (sums, count)`` (per-user
+    sums over a shard of its users, e.g. full ranking) is evaluated in shards: every rank sums
+    its users and the sums and counts are all-reduced (:func:`all_reduce_means`), plus
+    ``n_users``. Other tasks are evaluated by rank 0 alone while the others wait. No concrete
+    task type is named here.
+    """
     if not ctx.enabled:
         return task.evaluate(model, split)
-    from fuserec.train.tasks import RankingTask
-
-    if type(task) is RankingTask:
-        metrics = evaluate_ranking_sharded(task, model, split, ctx)
+    partial = getattr(task, "metric_sums", None)
+    if callable(partial):
+        sums, count = partial(model, split, ctx.rank, ctx.world_size)
+        metrics, n = all_reduce_means(sums, count, ctx)
+        metrics["n_users"] = float(n)
     else:
         metrics = task.evaluate(model, split) if ctx.is_main else None
     return ctx.broadcast_object(metrics)
-
-
-def evaluate_ranking_sharded(task: Any, model: nn.Module, split: str, ctx: DistContext) -> dict[str, float]:
-    """What :meth:`RankingTask.evaluate` computes, with the users split over ranks.
-
-    Users with a target item are dealt ``rank::world_size``; each rank sums its users' per-user
-    metrics (:func:`~fuserec.eval.ranking.evaluate_ranking_per_user`) and the sums and counts are
-    all-reduced. Keys and their order are those of the single-process evaluation.
-    """
-    from fuserec.eval.ranking import METRICS, evaluate_ranking_per_user
-
-    if split not in ("valid", "test"):
-        raise ConfigError(f"cannot evaluate on split {split!r}; use valid or test", "split")
-    target = task.dataset.csr(split)
-    if target.nnz == 0:
-        raise DataError(f"{task.dataset.name} has no {split} interactions", task.dataset.meta.get("path"),
-                        field="split")
-    cfg = task.eval_config
-    exclude = task.dataset.csr("valid") if (split == "test" and cfg.mask_valid_at_test) else None
-    ks = sorted({int(k) for k in cfg.ks})
-    keys = [f"{name}@{k}" for name in METRICS for k in ks]
-    binary = target.tocsr(copy=True)
-    binary.eliminate_zeros()
-    eligible = np.flatnonzero(np.diff(binary.indptr) > 0).astype(np.int64)
-    mine = eligible[ctx.rank::ctx.world_size]
-    sums = {k: 0.0 for k in keys}
-    count = 0
-    if len(mine):
-        device = next((t.device for t in list(model.parameters()) + list(model.buffers())), torch.device("cpu"))
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                per_user = evaluate_ranking_per_user(lambda users: model.score(users.to(device)).float(),
-                                                     task.train, target, ks=tuple(ks), exclude=exclude,
-                                                     batch_size=cfg.batch_size, users=mine)
-        finally:
-            model.train(was_training)
-        sums = {k: float(per_user.metrics[k].sum()) for k in keys}
-        count = len(per_user.users)
-    means, n = all_reduce_means(sums, count, ctx)
-    means["n_users"] = float(n)
-    return means
 
 
 # ---------------------------------------------------------------------------- checks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -14,12 +15,17 @@ from fuserec.errors import DataError
 from fuserec.io import atomic_path
 
 
-def export_embeddings(model: nn.Module, dataset: Dataset, out: str | os.PathLike) -> dict[str, int]:
+def export_embeddings(model: nn.Module, dataset: Dataset | Any, out: str | os.PathLike) -> dict[str, int]:
     """Write ``model.embeddings()`` to ``out``: columns ``side``, ``id`` (raw), ``embedding`` (list<float32>).
+
+    ``dataset``: anything with the raw ``user_ids`` / ``item_ids`` (a Dataset, a saved model's ServingData).
 
     Returns the number of rows per side.
     """
-    embeddings = model.embeddings()
+    from fuserec.runtime import evaluating
+
+    with evaluating(model):
+        embeddings = model.embeddings()
     ids = {"user": dataset.user_ids, "item": dataset.item_ids}
     tables, counts = [], {}
     for side in ("user", "item"):

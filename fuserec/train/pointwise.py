@@ -21,25 +21,32 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from typing import Iterator
+
 from fuserec.data.dataset import Dataset
-from fuserec.data.features import resolve_threshold
+from fuserec.data.labels import labels as label_rule
+from fuserec.data.labels import positives_matrix, resolve_threshold
 from fuserec.errors import ConfigError, DataError
-from fuserec.train import tasks
+from fuserec.runtime import evaluating, model_device
+from fuserec.train.batches import Batch, slices
 from fuserec.train.config import EvalConfig
 
 
-class PointwiseTask(tasks.PointwiseTask):
+class PointwiseTask:
     """Labelled examples; classification (0.5 and validation-tuned), GAUC, ranking, collapse watch.
 
     Args:
         dataset: a split dataset with ratings.
-        threshold: label threshold (None: the dataset's, else 2 for 0-2 scales, else 4 — the same
-            rule as :func:`fuserec.data.features.resolve_threshold`).
+        threshold: label threshold (None: the dataset's, else 2 for 0-2 scales, else 4 — the one
+            rule, :func:`fuserec.data.labels.resolve_threshold`).
         eval_config: ``ks`` of the ranking metrics and the user batch size of ranking.
         threshold_rule / target_fpr: how the validation threshold is chosen (``accuracy`` or ``fpr``).
         ranking: compute ranking metrics where possible.
         gauc: compute GAUC.
     """
+
+    kind = "pointwise"
+    default_monitor = "roc_auc"
 
     def __init__(self, dataset: Dataset, threshold: float | None = None, eval_config: EvalConfig | None = None,
                  threshold_rule: str = "accuracy", target_fpr: float = 0.1, ranking: bool = True,
@@ -47,7 +54,12 @@ class PointwiseTask(tasks.PointwiseTask):
         if not dataset.has_ratings:
             raise DataError(f"pointwise models need ratings and {dataset.name} has none",
                             dataset.meta.get("path"), field="rating")
-        super().__init__(dataset, resolve_threshold(dataset, threshold), eval_batch_size)
+        self.threshold = resolve_threshold(dataset, threshold)
+        self.dataset = dataset
+        self.eval_batch_size = eval_batch_size
+        self.train_examples = self.examples("train")
+        if len(self.train_examples[0]) == 0:
+            raise DataError(f"{dataset.name} has no training interactions", dataset.meta.get("path"), field="split")
         self.eval_config = eval_config or EvalConfig()
         self.threshold_rule = threshold_rule
         self.target_fpr = target_fpr
@@ -55,15 +67,39 @@ class PointwiseTask(tasks.PointwiseTask):
         self.gauc = gauc
         self._train_csr: sp.csr_matrix | None = None
 
+    def examples(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(users, items, labels) of the rated interactions of one split, int64/int64/float32 (N,)."""
+        frame = self.dataset.split_frame(split)
+        frame = frame[frame["rating"].notna().to_numpy()]
+        return (frame["user"].to_numpy(np.int64, copy=True), frame["item"].to_numpy(np.int64, copy=True),
+                label_rule(frame["rating"].to_numpy(), self.threshold))
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-len(self.train_examples[0]) // batch_size)
+
+    def batches(self, epoch: int, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
+        users, items, labels = self.train_examples
+        order = rng.permutation(len(users))
+        u, i, y = (torch.from_numpy(a[order]) for a in (users, items, labels))
+        for s in slices(len(order), batch_size):
+            yield {"users": u[s], "items": i[s], "labels": y[s]}
+
+    def logits(self, model: torch.nn.Module, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(logits, labels, users) of ``split`` as numpy arrays (N,), scored in eval mode."""
+        users, items, labels = self.examples(split)
+        device = model_device(model)
+        out = []
+        with evaluating(model):
+            for s in slices(len(users), self.eval_batch_size):
+                u = torch.from_numpy(users[s]).to(device)
+                i = torch.from_numpy(items[s]).to(device)
+                out.append(model.score(u, i).float().cpu().numpy())
+        logits = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        return logits, labels, users
+
     def positives(self, split: str) -> sp.csr_matrix:
         """(n_users, n_items) binary CSR of the examples of ``split`` labelled positive."""
-        users, items, labels = self.examples(split)
-        keep = labels > 0.5
-        mat = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (users[keep], items[keep])),
-                            shape=(self.dataset.n_users, self.dataset.n_items))
-        mat.sum_duplicates()
-        mat.data[:] = 1.0
-        return mat
+        return positives_matrix(self.dataset, split, self.threshold)
 
     def _check_model(self, model: torch.nn.Module) -> None:
         own = getattr(model, "threshold", None)
@@ -109,20 +145,10 @@ class PointwiseTask(tasks.PointwiseTask):
         if self._train_csr is None:
             self._train_csr = self.dataset.csr("train")
         exclude = self.dataset.csr("valid") if (split == "test" and self.eval_config.mask_valid_at_test) else None
-        device = tasks._model_device(model)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                metrics = evaluate_ranking(lambda u: model.score(u.to(device)).float().cpu(), self._train_csr,
-                                           target, ks=tuple(ks or self.eval_config.ks), exclude=exclude,
-                                           batch_size=self.eval_config.batch_size)
-        finally:
-            model.train(was_training)
+        device = model_device(model)
+        with evaluating(model):
+            metrics = evaluate_ranking(lambda u: model.score(u.to(device)).float().cpu(), self._train_csr,
+                                       target, ks=tuple(ks or self.eval_config.ks), exclude=exclude,
+                                       batch_size=self.eval_config.batch_size)
         return {f"rank_{k}": float(v) for k, v in metrics.items()}
 
-
-def make_pointwise_task(dataset: Dataset, eval_config: EvalConfig | None = None) -> PointwiseTask:
-    """The task :func:`fuserec.train.tasks.make_task` builds for ``task = "pointwise"`` models."""
-    cfg = eval_config or EvalConfig()
-    return PointwiseTask(dataset, eval_config=cfg)

@@ -5,8 +5,13 @@ model on a split. Two kinds, matching a model's ``task`` attribute:
 
 * :class:`RankingTask`: BPR triples ``{"users", "pos", "neg"}`` (one uniform negative per
   training edge, redrawn every epoch), evaluated by full ranking (training items masked);
-* :class:`PointwiseTask`: labelled (user, item) examples ``{"users", "items", "labels"}``
-  (label = rating ≥ threshold), evaluated by classification metrics on the model's logits.
+* :class:`~fuserec.train.pointwise.PointwiseTask`: labelled (user, item) examples
+  ``{"users", "items", "labels"}`` (label = rating ≥ threshold), evaluated by classification
+  metrics on the model's logits (and GAUC, ranking, collapse watch).
+
+Distributed evaluation needs no knowledge of these classes: a task that can be evaluated in
+shards of users offers ``metric_sums(model, split, rank, world_size)`` (see
+:func:`fuserec.train.distributed.evaluate_across_ranks`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import torch
 
 from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError, DataError
+from fuserec.runtime import evaluating, model_device
+from fuserec.train.batches import Batch, slices
 from fuserec.train.config import EvalConfig
+from fuserec.train.pointwise import PointwiseTask
 from fuserec.train.sampling import NegativeSampler
 
-Batch = dict[str, torch.Tensor]
+__all__ = ["Batch", "PointwiseTask", "RankingTask", "Task", "make_task"]
 
 
 class Task(Protocol):
@@ -39,17 +47,6 @@ class Task(Protocol):
     def evaluate(self, model: torch.nn.Module, split: str) -> dict[str, float]:
         """Metrics of ``model`` on ``split`` (``valid`` or ``test``)."""
         ...
-
-
-def _slices(n: int, batch_size: int) -> Iterator[slice]:
-    for start in range(0, n, batch_size):
-        yield slice(start, min(start + batch_size, n))
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 class RankingTask:
@@ -85,13 +82,12 @@ class RankingTask:
         users = torch.from_numpy(self.users[order])
         pos = torch.from_numpy(self.items[order])
         neg = torch.from_numpy(neg[order])
-        for s in _slices(len(order), batch_size):
+        for s in slices(len(order), batch_size):
             yield {"users": users[s], "pos": pos[s], "neg": neg[s]}
 
-    def evaluate(self, model: torch.nn.Module, split: str, ks: list[int] | None = None) -> dict[str, float]:
-        """Full-ranking metrics (recall, ndcg, precision, hit, mrr @ each k) on ``split``."""
-        from fuserec.eval.ranking import evaluate_ranking
-
+    def targets(self, split: str):
+        """(target, exclude) CSR matrices of ``split``: its interactions, and the validation split
+        masked at test time (``eval.mask_valid_at_test``) or None."""
         if split not in ("valid", "test"):
             raise ConfigError(f"cannot evaluate on split {split!r}; use valid or test", "split")
         target = self.dataset.csr(split)
@@ -99,87 +95,40 @@ class RankingTask:
             raise DataError(f"{self.dataset.name} has no {split} interactions", self.dataset.meta.get("path"),
                             field="split")
         exclude = self.dataset.csr("valid") if (split == "test" and self.eval_config.mask_valid_at_test) else None
-        device = _model_device(model)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                metrics = evaluate_ranking(lambda users: model.score(users.to(device)).float(),
-                                           self.train, target, ks=tuple(ks or self.eval_config.ks),
-                                           exclude=exclude, batch_size=self.eval_config.batch_size)
-        finally:
-            model.train(was_training)
-        return {k: float(v) for k, v in metrics.items()}
-
-
-class PointwiseTask:
-    """Labelled (user, item) examples: label 1 where rating ≥ threshold, else 0.
-
-    Batches hold ``users``, ``items`` (LongTensor (B,)) and ``labels`` (FloatTensor (B,)); the
-    model's ``score(users, items)`` gives logits (B,), evaluated with classification metrics.
-    """
-
-    kind = "pointwise"
-    default_monitor = "roc_auc"
-
-    def __init__(self, dataset: Dataset, threshold: float | None = None, eval_batch_size: int = 65536):
-        if not dataset.has_ratings:
-            raise DataError(f"pointwise models need ratings and {dataset.name} has none",
-                            dataset.meta.get("path"), field="rating")
-        self.threshold = threshold if threshold is not None else dataset.label_threshold()
-        if self.threshold is None:
-            raise ConfigError(f"{dataset.name} declares no label threshold; set dataset.label_threshold",
-                              "dataset.label_threshold")
-        self.dataset = dataset
-        self.eval_batch_size = eval_batch_size
-        self.train_examples = self.examples("train")
-        if len(self.train_examples[0]) == 0:
-            raise DataError(f"{dataset.name} has no training interactions", dataset.meta.get("path"), field="split")
-
-    def examples(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(users, items, labels) of one split, as int64/int64/float32 arrays (N,)."""
-        frame = self.dataset.split_frame(split)
-        rated = frame["rating"].notna().to_numpy()
-        frame = frame[rated]
-        labels = (frame["rating"].to_numpy() >= self.threshold).astype(np.float32)
-        return frame["user"].to_numpy(np.int64, copy=True), frame["item"].to_numpy(np.int64, copy=True), labels
-
-    def n_batches(self, batch_size: int) -> int:
-        return -(-len(self.train_examples[0]) // batch_size)
-
-    def batches(self, epoch: int, batch_size: int, rng: np.random.Generator) -> Iterator[Batch]:
-        users, items, labels = self.train_examples
-        order = rng.permutation(len(users))
-        u, i, y = (torch.from_numpy(a[order]) for a in (users, items, labels))
-        for s in _slices(len(order), batch_size):
-            yield {"users": u[s], "items": i[s], "labels": y[s]}
-
-    def logits(self, model: torch.nn.Module, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(logits, labels, users) of ``split`` as numpy arrays (N,)."""
-        users, items, labels = self.examples(split)
-        device = _model_device(model)
-        was_training = model.training
-        model.eval()
-        out = []
-        try:
-            with torch.no_grad():
-                for s in _slices(len(users), self.eval_batch_size):
-                    u = torch.from_numpy(users[s]).to(device)
-                    i = torch.from_numpy(items[s]).to(device)
-                    out.append(model.score(u, i).float().cpu().numpy())
-        finally:
-            model.train(was_training)
-        logits = np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
-        return logits, labels, users
+        return target, exclude
 
     def evaluate(self, model: torch.nn.Module, split: str, ks: list[int] | None = None) -> dict[str, float]:
-        from fuserec.eval.classification import classification_metrics
+        """Full-ranking metrics (recall, ndcg, precision, hit, mrr @ each k) on ``split``."""
+        from fuserec.eval.ranking import evaluate_ranking
 
-        logits, labels, _ = self.logits(model, split)
-        if len(labels) == 0:
-            raise DataError(f"{self.dataset.name} has no rated {split} interactions",
-                            self.dataset.meta.get("path"), field="split")
-        return {k: float(v) for k, v in classification_metrics(logits, labels).items()}
+        target, exclude = self.targets(split)
+        device = model_device(model)
+        with evaluating(model):
+            metrics = evaluate_ranking(lambda users: model.score(users.to(device)).float(),
+                                       self.train, target, ks=tuple(ks or self.eval_config.ks),
+                                       exclude=exclude, batch_size=self.eval_config.batch_size)
+        return {k: float(v) for k, v in metrics.items()}
+
+    def metric_sums(self, model: torch.nn.Module, split: str, rank: int, world_size: int
+                    ) -> tuple[dict[str, float], int]:
+        """Per-user metric sums over this shard's users (users with a target, dealt
+        ``rank::world_size``) and their number: the pieces of :meth:`evaluate` that add up across
+        processes (keys in :meth:`evaluate`'s order, without ``n_users``)."""
+        from fuserec.eval.ranking import METRICS, evaluate_ranking_per_user
+
+        target, exclude = self.targets(split)
+        ks = sorted({int(k) for k in self.eval_config.ks})
+        keys = [f"{name}@{k}" for name in METRICS for k in ks]
+        eligible = np.flatnonzero(np.diff(target.indptr) > 0).astype(np.int64)
+        mine = eligible[rank::world_size]
+        if not len(mine):
+            return {k: 0.0 for k in keys}, 0
+        device = model_device(model)
+        with evaluating(model):
+            per_user = evaluate_ranking_per_user(lambda users: model.score(users.to(device)).float(),
+                                                 self.train, target, ks=tuple(ks), exclude=exclude,
+                                                 batch_size=self.eval_config.batch_size, users=mine)
+        return {k: float(per_user.metrics[k].sum()) for k in keys}, len(per_user.users)
 
 
 def make_task(kind: str, dataset: Dataset, eval_config: EvalConfig | None = None) -> Task:
@@ -187,7 +136,5 @@ def make_task(kind: str, dataset: Dataset, eval_config: EvalConfig | None = None
     if kind == "ranking":
         return RankingTask(dataset, eval_config)
     if kind == "pointwise":
-        from fuserec.train.pointwise import make_pointwise_task  # tuned threshold, GAUC, ranking, collapse
-
-        return make_pointwise_task(dataset, eval_config)
+        return PointwiseTask(dataset, eval_config=eval_config or EvalConfig())
     raise ConfigError(f"unknown task kind {kind!r}; allowed: ranking, pointwise")

@@ -27,9 +27,9 @@ from torch import nn
 from fuserec.errors import ConfigError, FuserecError
 from fuserec.train.checkpoint import check_model_state, load_checkpoint, save_checkpoint
 from fuserec.train.config import TrainConfig
-from fuserec.train.distributed import (DistContext, all_reduce_sums, context_from_process_group,
-                                       evaluate_across_ranks, process_info, shard_batches, state_digest,
-                                       wrap_for_training)
+from fuserec.runtime import resolve_device
+from fuserec.train.distributed import (SINGLE_PROCESS, DistContext, all_reduce_sums, evaluate_across_ranks,
+                                       process_info, shard_batches, state_digest, wrap_for_training)
 from fuserec.train.plots import plot_curves
 from fuserec.train.run_dir import RunDir
 from fuserec.train.seeding import (capture_rng_state, derive_seed, numpy_generator, restore_rng_state,
@@ -54,14 +54,6 @@ class TrainResult:
     best_epoch: int | None
     stopped_early: bool
     test: dict[str, float] = field(default_factory=dict)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("cuda was asked for but torch sees no CUDA device", "train.device")
-    return torch.device(name)
 
 
 def build_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -115,9 +107,10 @@ class Trainer:
     ``on_step_end(step)`` are called too. A model with state outside its ``state_dict`` defines
     ``extra_state() -> plain dict/tensors`` and ``load_extra_state(obj)``; checkpoints carry it.
 
-    Distributed (``distributed``, default: the initialised process group if any, see
-    :mod:`fuserec.train.distributed`): DDP gradients, each rank a shard of the epoch's batches,
-    loss terms and metrics reduced across ranks, only rank 0 writes ``run_dir``.
+    Distributed (``distributed``, default single-process; :func:`fuserec.train.runner.fit_run`
+    passes the context of the torchrun group, see :mod:`fuserec.train.distributed`): DDP
+    gradients, each rank a shard of the epoch's batches, loss terms and metrics reduced across
+    ranks, only rank 0 writes ``run_dir``.
     """
 
     def __init__(self, model: nn.Module, task: Task, config: TrainConfig, run_dir: RunDir | str,
@@ -129,7 +122,8 @@ class Trainer:
         self.run_config = run_config or {}
         self.monitor = config.monitor or task.default_monitor
         self.hooks: dict[str, list[Callable]] = {e: [] for e in HOOK_EVENTS}
-        self.dist = distributed if distributed is not None else context_from_process_group()
+        # the process group is decided once, by distributed_session (fit_run / the CLI), and passed in
+        self.dist = distributed if distributed is not None else SINGLE_PROCESS
         self.device = self.dist.device_for(resolve_device(config.device))
         self.model.to(self.device)
         self.trainable = bool(getattr(model, "trainable", True)) and any(

@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
-from fuserec.data.features import FeatureConfig, PointwiseFeatures, build_features, gather_bags
-from fuserec.errors import ConfigError, DataError
+from fuserec.data.features import FeatureConfig, gather_bags
+from fuserec.errors import ConfigError
 from fuserec.models.dlrm.blocks import DenseArch, InteractionArch, OverArch, ReductionModule, SparseArch
+from fuserec.prepare.inputs import PreparedInputs
+from fuserec.runtime import evaluating, model_device
 
 log = logging.getLogger("fuserec.models.dlrm")
 
@@ -85,6 +85,8 @@ class DLRMConfig:
     score_budget_mb: memory budget of one chunk when scoring every item for a batch of users.
     features: which side fields become inputs and the label threshold.
     seed: seed of everything the model draws itself (PCA is exact; SWING caps; samples).
+    text_control: ``none``, ``shuffled`` or ``random``: applied to the semantic vectors when they
+        are prepared (:func:`fuserec.text.controls.apply_text_control`, seeded by ``seed``).
     """
 
     dim: int = 32
@@ -99,6 +101,7 @@ class DLRMConfig:
     score_budget_mb: int = 64
     features: FeatureConfig = field(default_factory=FeatureConfig)
     seed: int = 0
+    text_control: Literal["none", "shuffled", "random"] = "none"
 
     def validate(self) -> None:
         check_range(self.dim, "model.dim", 1)
@@ -185,26 +188,13 @@ class SideInputs(nn.Module):
         return table if entities is None else table[entities]
 
 
-def load_semantic(dataset: Dataset, spec: SemanticField, progress: bool = False) -> np.ndarray:
-    """The (n_side, D) float32 vectors of one semantic field, from the text pipeline or a file."""
-    if spec.source == "text":
-        from fuserec.text.api import text_embeddings
-
-        return np.asarray(text_embeddings(dataset, kind=spec.kind, side=spec.side, backend=spec.backend,
-                                          progress=progress), dtype=np.float32)
-    from fuserec.text.importing import import_vectors
-
-    return np.asarray(import_vectors(spec.path, dataset, spec.side, ids_path=spec.ids_path,
-                                     missing=spec.missing).matrix, dtype=np.float32)
-
-
-def _class_weights(features: PointwiseFeatures, cfg: DLRMConfig) -> torch.Tensor:
-    """(2,) weights of the negative and the positive class."""
+def _class_weights(class_counts: tuple[int, int], cfg: DLRMConfig) -> torch.Tensor:
+    """(2,) weights of the negative and the positive class from the training (negatives, positives)."""
     if cfg.class_weight == "none":
         return torch.ones(2)
     if cfg.class_weight == "explicit":
         return torch.tensor([cfg.neg_weight, cfg.pos_weight], dtype=torch.float32)
-    neg, pos = features.class_counts("train")
+    neg, pos = (int(c) for c in class_counts)
     total = neg + pos
     return torch.tensor([total / (2 * neg) if neg else 1.0, total / (2 * pos) if pos else 1.0],
                         dtype=torch.float32)
@@ -218,54 +208,52 @@ class DLRMRecommender(nn.Module):
     ``pca`` (frozen PCA to d, fitted on training entities) or ``reduce`` (trained reduction).
 
     Args:
-        dataset: a split dataset with ratings.
+        inputs: prepared inputs holding the feature tables and schema (``features/...``, meta
+            ``threshold``, ``class_counts``, ``sparse_fields``, ``dense_fields``) and, for
+            semantic variants, ``semantic/<field>`` (n_side, D_f) vectors (see
+            :mod:`fuserec.prepare.inputs`).
         cfg: the model's config.
-        semantic: optional precomputed vectors by field name, ``(n_side, D)``, used instead of
-            loading them (the ablation computes them once for every variant).
     """
 
     task = "pointwise"
     trainable = True
     semantic_mode: str = "none"
+    needs: tuple[str, ...] = ("features",)
     Config = DLRMConfig
 
-    def __init__(self, dataset: Dataset, cfg: DLRMConfig | None = None,
-                 semantic: Mapping[str, np.ndarray | torch.Tensor] | None = None):
+    def __init__(self, inputs: PreparedInputs, cfg: DLRMConfig | None = None):
         super().__init__()
         cfg = cfg if cfg is not None else self.Config()
         self.cfg = cfg
-        self.dataset_name = dataset.name
-        self.n_users, self.n_items = dataset.n_users, dataset.n_items
-        features = build_features(dataset, cfg.features)
-        self.threshold = features.threshold
-        self.features = features
+        self.dataset_name = inputs.meta.get("dataset")
+        self.n_users, self.n_items = inputs.n_users, inputs.n_items
+        self.threshold = float(inputs.meta["threshold"])
         d = cfg.dim
 
         fields = getattr(cfg, "semantic", []) if self.semantic_mode != "none" else []
         self.semantic_fields: list[SemanticField] = list(fields)
-        vectors = {f.name: self._semantic_vectors(dataset, f, semantic) for f in self.semantic_fields}
+        vectors = {f.name: inputs.tensor(f"semantic/{f.name}") for f in self.semantic_fields}
 
-        self.sparse_keys = {s: [f.key for f in features.side_fields(s)] for s in SIDES}
+        sparse_fields = [(key, side, int(n)) for key, side, n, _ in inputs.meta["sparse_fields"]]
+        self.sparse_keys = {s: [key for key, side, _ in sparse_fields if side == s] for s in SIDES}
         self.semantic_names = {s: [f.name for f in self.semantic_fields if f.side == s] for s in SIDES}
-        tables = {"user": features.user, "item": features.item}
         self.inputs = nn.ModuleDict({
-            s: SideInputs([tables[s].bags[k] for k in self.sparse_keys[s]], tables[s].dense,
+            s: SideInputs([(inputs.tensor(f"features/{s}/{k}/indptr"), inputs.tensor(f"features/{s}/{k}/values"))
+                           for k in self.sparse_keys[s]], inputs.tensor(f"features/{s}/dense"),
                           [vectors[n] for n in self.semantic_names[s]]) for s in SIDES})
         self.sparse = nn.ModuleDict({
-            s: SparseArch([f.num_embeddings for f in features.side_fields(s)], d, cfg.pooling, cfg.sparse_grad)
+            s: SparseArch([n for _, side, n in sparse_fields if side == s], d, cfg.pooling, cfg.sparse_grad)
             for s in SIDES})
 
         # Semantic fields: reduced to d (pca / reduce) or fed raw into the bottom MLP (raw).
         self.reducers = nn.ModuleDict()
         n_raw = 0
         if self.semantic_mode in ("reduce", "pca"):
-            train = features.splits["train"]
             for f in self.semantic_fields:
-                self.reducers[f.name] = self._make_reducer(f, vectors[f.name], train.users if f.side == "user"
-                                                           else train.items)
+                self.reducers[f.name] = self._make_reducer(f, vectors[f.name], inputs)
         elif self.semantic_mode == "raw":
             n_raw = sum(int(vectors[f.name].shape[1]) for f in self.semantic_fields)
-        self.n_dense_in = features.n_dense + n_raw
+        self.n_dense_in = len(inputs.meta["dense_fields"]) + n_raw
         self.dense_arch = DenseArch(max(self.n_dense_in, 1), list(cfg.bottom) + [d], cfg.dropout)
         n_vectors = sum(len(self.sparse_keys[s]) + (len(self.semantic_names[s]) if self.reducers else 0)
                         for s in SIDES)
@@ -273,27 +261,11 @@ class DLRMRecommender(nn.Module):
             raise ConfigError("the model has no sparse or semantic field", "model.features")
         self.interaction = InteractionArch(n_vectors)
         self.over_arch = OverArch(d + self.interaction.output_pairs, list(cfg.top), cfg.dropout)
-        self.register_buffer("class_weights", _class_weights(features, cfg), persistent=False)
+        self.register_buffer("class_weights", _class_weights(inputs.meta["class_counts"], cfg), persistent=False)
 
     # ------------------------------------------------------------------ construction helpers
-    def _semantic_vectors(self, dataset: Dataset, spec: SemanticField,
-                          given: Mapping[str, np.ndarray | torch.Tensor] | None) -> torch.Tensor:
-        if given is not None and spec.name in given:
-            array = given[spec.name]
-        else:
-            array = load_semantic(dataset, spec)
-        vectors = torch.as_tensor(np.asarray(array, dtype=np.float32))
-        n = self.n_users if spec.side == "user" else self.n_items
-        if vectors.ndim != 2 or vectors.shape[0] != n:
-            raise DataError(f"semantic field {spec.name!r} must have one row per {spec.side} ({n}), "
-                            f"got shape {tuple(vectors.shape)}", spec.path, field=spec.name)
-        if not torch.isfinite(vectors).all():
-            row = int(torch.nonzero(~torch.isfinite(vectors).all(1))[0])
-            raise DataError(f"semantic field {spec.name!r} has a non-finite value", spec.path,
-                            field=spec.name, row=row)
-        return vectors.contiguous()
-
-    def _make_reducer(self, spec: SemanticField, vectors: torch.Tensor, train_entities: torch.Tensor) -> nn.Module:
+    def _make_reducer(self, spec: SemanticField, vectors: torch.Tensor, inputs: PreparedInputs) -> nn.Module:
+        """The trained reduction module R_f of a semantic field ((n, D_f) → (n, d))."""
         cfg = self.cfg
         return ReductionModule(vectors.shape[1], cfg.dim, cfg.reduction_hidden, cfg.reduction_dropout,
                                cfg.reduction)
@@ -401,20 +373,15 @@ class DLRMRecommender(nn.Module):
         """Mean pairwise cosine of z over a fixed sample of (at most ``n_sample``) users and items:
         ``z_cos_user``, ``z_cos_item`` (near 1 = collapse). Empty for models without reduced fields."""
         out = {}
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                for side, n in (("user", self.n_users), ("item", self.n_items)):
-                    gen = torch.Generator().manual_seed(self.cfg.seed)
-                    sample = torch.randperm(n, generator=gen)[:n_sample]
-                    device = next(self.parameters()).device
-                    z = self.contrast_vectors(side, sample.to(device))
-                    if z is None or len(z) < 2:
-                        continue
-                    m = len(z)
-                    total = z.sum(0)
-                    out[f"z_cos_{side}"] = float(((total @ total) - (z * z).sum()) / (m * (m - 1)))
-        finally:
-            self.train(was_training)
+        with evaluating(self):
+            for side, n in (("user", self.n_users), ("item", self.n_items)):
+                gen = torch.Generator().manual_seed(self.cfg.seed)
+                sample = torch.randperm(n, generator=gen)[:n_sample]
+                device = model_device(self)
+                z = self.contrast_vectors(side, sample.to(device))
+                if z is None or len(z) < 2:
+                    continue
+                m = len(z)
+                total = z.sum(0)
+                out[f"z_cos_{side}"] = float(((total @ total) - (z * z).sum()) / (m * (m - 1)))
         return out

@@ -12,30 +12,31 @@
 
   with z = normalize(Σ_f R_f(e_f)) (``reduced``) or normalize(Σ_f R_f(e_f) + e_id) (``fused``),
   v drawn from u's top-k SWING neighbours (∝ score or uniformly), n over M uniformly drawn users;
-  L_ii likewise over the batch's items. SWING runs once, at construction, on the training
-  split's positive interactions.
+  L_ii likewise over the batch's items. The SWING neighbour lists are prepared inputs
+  (:func:`fuserec.prepare.prepare_inputs`, on the training split's positive interactions).
+
+Every variant receives :class:`~fuserec.prepare.inputs.PreparedInputs` and holds parameters,
+scoring and loss only; what it needs besides the feature tables is in its ``needs``.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fuserec.config import check_range
-from fuserec.data.dataset import Dataset
-from fuserec.errors import ConfigError, DataError
+from fuserec.errors import ConfigError
 from fuserec.losses import swing_info_nce
-from fuserec.models.dlrm.blocks import fit_pca
+from fuserec.models.dlrm.blocks import FrozenProjection
 from fuserec.models.dlrm.model import (DLRMConfig, DLRMRecommender, ReducedDLRMConfig, SemanticDLRMConfig,
                                        SemanticField)
 from fuserec.models.registry import register_model
+from fuserec.prepare.inputs import PreparedInputs
 
 log = logging.getLogger("fuserec.models.dlrm")
 
@@ -53,6 +54,7 @@ class DLRMRaw(DLRMRecommender):
     """Semantic vectors concatenated, uncompressed, to the dense input."""
 
     semantic_mode = "raw"
+    needs = ("features", "semantic")
     Config = SemanticDLRMConfig
 
 
@@ -68,15 +70,12 @@ class TwoStep(DLRMRecommender):
     """The paper's V0: offline PCA to d (fitted on training entities only), then the same DLRM."""
 
     semantic_mode = "pca"
+    needs = ("features", "semantic", "pca")
     Config = TwoStepConfig
 
-    def _make_reducer(self, spec: SemanticField, vectors: torch.Tensor, train_entities: torch.Tensor) -> nn.Module:
-        fit_rows = torch.unique(train_entities)
-        if len(fit_rows) < self.cfg.dim or vectors.shape[1] < self.cfg.dim:
-            raise DataError(f"PCA of {spec.name!r} to {self.cfg.dim} dimensions needs at least that many "
-                            f"training {spec.side}s and input dimensions; got {len(fit_rows)} and "
-                            f"{vectors.shape[1]}", spec.path, field=spec.name)
-        return fit_pca(vectors[fit_rows], self.cfg.dim, whiten=self.cfg.pca_whiten)
+    def _make_reducer(self, spec: SemanticField, vectors: torch.Tensor, inputs: PreparedInputs) -> nn.Module:
+        """The frozen PCA of the field, fitted when the inputs were prepared ((n, D_f) → (n, d))."""
+        return FrozenProjection(inputs.tensor(f"pca/{spec.name}/mean"), inputs.tensor(f"pca/{spec.name}/components"))
 
 
 @dataclass
@@ -133,11 +132,11 @@ class DLRREC(DLRMRecommender):
     """Co-trained reduction modules and SwING-InfoNCE terms (see the module docstring)."""
 
     semantic_mode = "reduce"
+    needs = ("features", "semantic", "swing")
     Config = DLRRECConfig
 
-    def __init__(self, dataset: Dataset, cfg: DLRRECConfig | None = None,
-                 semantic: Mapping[str, np.ndarray | torch.Tensor] | None = None):
-        super().__init__(dataset, cfg, semantic)
+    def __init__(self, inputs: PreparedInputs, cfg: DLRRECConfig | None = None):
+        super().__init__(inputs, cfg)
         cfg = self.cfg
         self.weights = {"user": cfg.w_uu, "item": cfg.w_ii}
         for side, key in (("user", "w_uu"), ("item", "w_ii")):
@@ -148,35 +147,15 @@ class DLRREC(DLRMRecommender):
                     and f"{side}_id" not in self.sparse_keys[side]):
                 raise ConfigError("representation 'fused' needs id fields (features.include_ids)",
                                   "model.representation")
-        self.neighbours = {}
-        if cfg.w_uu > 0 or cfg.w_ii > 0:
-            positives = self.train_positive_matrix()
-            for side in ("user", "item"):
-                if self.weights[side] > 0:
-                    self.neighbours[side] = self._swing(positives, side)
         from fuserec.graph.sampling import NeighbourTable
+        from fuserec.graph.swing import SwingResult
 
+        # SWING neighbour lists of each contrasted side: (n_side + 1,) indptr, (nnz,) indices and scores
+        self.neighbours = {side: SwingResult(inputs.array(f"swing/{side}/indptr"), inputs.array(f"swing/{side}/indices"),
+                                             inputs.array(f"swing/{side}/scores"))
+                           for side in ("user", "item") if self.weights[side] > 0}
         self.neighbour_tables = {side: NeighbourTable(result) for side, result in self.neighbours.items()}
         self._generator: torch.Generator | None = None
-
-    # ------------------------------------------------------------------ SWING
-    def train_positive_matrix(self) -> sp.csr_matrix:
-        """(n_users, n_items) binary CSR of the training examples labelled positive."""
-        train = self.features.splits["train"]
-        keep = train.labels.numpy() > 0.5
-        users, items = train.users.numpy()[keep], train.items.numpy()[keep]
-        mat = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(self.n_users, self.n_items))
-        mat.sum_duplicates()
-        mat.data[:] = 1.0
-        return mat
-
-    def _swing(self, positives: sp.csr_matrix, side: str):
-        from fuserec.graph.swing import swing_from_params
-
-        result = swing_from_params(positives, self.cfg.swing_params(side))
-        log.info("SWING %s-%s: %.1f%% of %ss have neighbours (top-%d)", side, side, 100 * result.coverage(),
-                 side, self.cfg.swing_topk)
-        return result
 
     # ------------------------------------------------------------------ sampling state
     def on_epoch_start(self, epoch: int) -> None:
@@ -229,14 +208,13 @@ class DLRREC(DLRMRecommender):
                               cfg.in_batch_negatives, normalize=False)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``bce`` + w_uu·``uu`` + w_ii·``ii`` (a term with weight 0 is neither computed nor logged)."""
+        """``loss`` = ``bce`` + ``uu`` + ``ii``, each term logged as weighted (``uu`` = w_uu · L_uu,
+        ``ii`` = w_ii · L_ii, as every model family logs its terms); a term with weight 0 is
+        neither computed nor logged."""
         bce = self.bce(self(batch["users"], batch["items"]), batch["labels"])
         out = {"bce": bce}
-        total = bce
         for side, key, entities in (("user", "uu", batch["users"]), ("item", "ii", batch["items"])):
             if self.weights[side] > 0:
-                term = self.contrastive_loss(side, entities)
-                out[key] = term
-                total = total + self.weights[side] * term
-        out["loss"] = total
+                out[key] = self.weights[side] * self.contrastive_loss(side, entities)
+        out["loss"] = sum(out.values())
         return out

@@ -177,8 +177,9 @@ def user_probe_vectors(model) -> tuple[np.ndarray, str]:
     """
     import torch
 
-    model.eval()
-    with torch.no_grad():
+    from fuserec.runtime import evaluating
+
+    with evaluating(model):
         names = list(getattr(model, "semantic_names", {}).get("user", []))
         if names and len(model.reducers):
             parts = [model.reduced("user", name) for name in names]
