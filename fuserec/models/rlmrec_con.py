@@ -61,6 +61,8 @@ class TextAlignConfig(GraphConfig):
     text_seed: seed of ``random:`` sources. chunk_size: rows per InfoNCE chunk (bounds memory).
     use_kd: keep L_kd (ablation switch). align_gate_norm: ρ of the gate
     w = min(1, (mean |e_u| / ρ)²) on the text-side terms (0: no gate).
+    text_control: ``none``, ``shuffled`` or ``random`` text vectors (:mod:`fuserec.text.controls`,
+    seeded by ``text_seed``): the controls of a claim that text helps.
     aggregation defaults to ``sum`` here (see the module docstring for why).
     """
 
@@ -76,6 +78,7 @@ class TextAlignConfig(GraphConfig):
     chunk_size: int = 1024
     use_kd: bool = True
     align_gate_norm: float = 1.0
+    text_control: Literal["none", "shuffled", "random"] = "none"
 
     def validate(self) -> None:
         super().validate()
@@ -129,7 +132,7 @@ class RLMRecCon(LightGCN):
         given = self.text_inputs.pop(kind, None)
         if given is not None:
             return TextEmbeddings.from_arrays(given.user, given.item, dataset, f"{kind} embeddings")
-        return load_text_embeddings(source, dataset, kind, self.cfg.text_seed, key)
+        return load_text_embeddings(source, dataset, kind, self.cfg.text_seed, key, self.cfg.text_control)
 
     # ------------------------------------------------------------------ batch nodes
     def batch_nodes(self, batch: dict[str, torch.Tensor]) -> BatchNodes:

@@ -9,6 +9,8 @@ Sources (:func:`load_text_embeddings`), as a config string:
 
 * ``text:BACKEND`` — the project's text pipeline, :func:`fuserec.text.api.text_embeddings` with
   ``backend=BACKEND`` (``template``, ``local``, ``openai``), for users and for items;
+* ``metadata`` — each entity's own metadata text (bio, stated preferences, description, tags)
+  embedded as it is (:func:`fuserec.text.direct.entity_text_embeddings`);
 * ``random:D`` — seeded Gaussian vectors of dimension D (benchmarks at the papers' dimensions,
   1536-d profiles and 3072-d intents, without their text);
 * a path: ``.npz`` with arrays ``user`` and ``item``; a ``.npy`` of shape (n_users + n_items, D)
@@ -79,8 +81,19 @@ class TextEmbeddings:
 
 
 def load_text_embeddings(source: str, dataset: Dataset, kind: str, seed: int = 0,
-                         key: str = "model.text") -> TextEmbeddings:
-    """Resolve a text source string (see the module docstring) for ``kind`` (``profile``/``intent``)."""
+                         key: str = "model.text", control: str = "none") -> TextEmbeddings:
+    """Resolve a text source string (see the module docstring) for ``kind`` (``profile``/``intent``),
+    then apply the text ``control`` (:mod:`fuserec.text.controls`, seeded by ``seed``) to each side."""
+    found = _resolve_source(source, dataset, kind, seed, key)
+    if control == "none":
+        return found
+    from fuserec.text.controls import apply_text_control
+
+    return TextEmbeddings(apply_text_control(found.user, control, seed),
+                          apply_text_control(found.item, control, seed + 1))
+
+
+def _resolve_source(source: str, dataset: Dataset, kind: str, seed: int, key: str) -> TextEmbeddings:
     if source.startswith("random:"):
         try:
             dim = int(source.split(":", 1)[1])
@@ -91,6 +104,11 @@ def load_text_embeddings(source: str, dataset: Dataset, kind: str, seed: int = 0
         rng = np.random.default_rng([seed, 0 if kind == "profile" else 1])
         both = rng.standard_normal((dataset.n_users + dataset.n_items, dim), dtype=np.float32)
         return TextEmbeddings(both[:dataset.n_users], both[dataset.n_users:])
+    if source == "metadata":
+        from fuserec.text.direct import entity_text_embeddings
+
+        return TextEmbeddings.from_arrays(entity_text_embeddings(dataset, "user"),
+                                          entity_text_embeddings(dataset, "item"), dataset, source)
     if source.startswith("text:"):
         backend = source.split(":", 1)[1] or "template"
         from fuserec.text.api import text_embeddings  # lazy: the text pipeline pulls in encoders

@@ -46,14 +46,15 @@ class SemanticField:
 
     name: the field's name (``user_text``, ``item_text``, ``item_image``...).
     side: ``user`` or ``item``.
-    source: ``text`` (``fuserec.text.text_embeddings`` of ``kind`` with ``backend``, cached) or
-        ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
+    source: ``text`` (``fuserec.text.text_embeddings`` of ``kind`` with ``backend``, cached),
+        ``metadata`` (the entity's own metadata text embedded as it is: a bio, stated preferences,
+        a description, tags; :func:`fuserec.text.direct.entity_text_embeddings`) or ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
         optional ``ids_path``, ``missing`` policy for entities without a vector).
     """
 
     name: str = "item_text"
     side: Literal["user", "item"] = "item"
-    source: Literal["text", "file"] = "text"
+    source: Literal["text", "metadata", "file"] = "text"
     kind: str = "profile"
     backend: str = "template"
     path: str | None = None
@@ -119,9 +120,12 @@ class SemanticDLRMConfig(DLRMConfig):
     """A DLRM with semantic fields.
 
     semantic: the semantic fields (default ``user_text`` and ``item_text`` from the text pipeline).
+    text_control: ``none``, ``shuffled`` or ``random`` (:mod:`fuserec.text.controls`, seeded by
+        ``seed``): the controls that keep the input's distribution and remove its knowledge.
     """
 
     semantic: list[SemanticField] = field(default_factory=_default_semantic)
+    text_control: Literal["none", "shuffled", "random"] = "none"
 
     def validate(self) -> None:
         super().validate()
@@ -192,6 +196,10 @@ def load_semantic(dataset: Dataset, spec: SemanticField, progress: bool = False)
 
         return np.asarray(text_embeddings(dataset, kind=spec.kind, side=spec.side, backend=spec.backend,
                                           progress=progress), dtype=np.float32)
+    if spec.source == "metadata":
+        from fuserec.text.direct import entity_text_embeddings
+
+        return np.asarray(entity_text_embeddings(dataset, spec.side, progress=progress), dtype=np.float32)
     from fuserec.text.importing import import_vectors
 
     return np.asarray(import_vectors(spec.path, dataset, spec.side, ids_path=spec.ids_path,
@@ -282,6 +290,10 @@ class DLRMRecommender(nn.Module):
             array = given[spec.name]
         else:
             array = load_semantic(dataset, spec)
+        from fuserec.text.controls import apply_text_control
+
+        array = apply_text_control(np.asarray(array, dtype=np.float32), getattr(self.cfg, "text_control", "none"),
+                                   self.cfg.seed)
         vectors = torch.as_tensor(np.asarray(array, dtype=np.float32))
         n = self.n_users if spec.side == "user" else self.n_items
         if vectors.ndim != 2 or vectors.shape[0] != n:
