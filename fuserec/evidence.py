@@ -285,6 +285,23 @@ def run_grid(grid: Grid, seeds: Iterable[int], out_dir: str | Path, csv_path: st
     return read_rows(csv_path)
 
 
+# ---------------------------------------------------------------------- what the text knows
+def text_probe(options: Mapping[str, Any], side: str = "user", seed: int = 0) -> float:
+    """Held-out R² of a ridge probe from the MiniLM vector of each user's own text to the user's
+    true taste (``side="user"``), or of each item's text to its attributes plus hidden quality
+    (``side="item"``), on the synthetic world of ``options`` (see :mod:`fuserec.report.probe`)."""
+    from fuserec.config import from_dict
+    from fuserec.data.loaders import synthetic
+    from fuserec.report.probe import linear_probe
+    from fuserec.text.direct import entity_text_embeddings
+
+    dataset = synthetic.load(None, from_dict(synthetic.Options, dict(options)))
+    vectors = entity_text_embeddings(dataset, side)
+    gt = dataset.ground_truth
+    target = gt["user_taste"] if side == "user" else np.column_stack([gt["item_attributes"], gt["item_quality"]])
+    return linear_probe(vectors, target, seed=seed).r2
+
+
 # ---------------------------------------------------------------------- summaries
 def summarise(rows: Sequence[Mapping[str, Any]], metric: str, baseline: str,
               confidence: float = 0.95) -> list[dict[str, Any]]:
