@@ -135,3 +135,32 @@ def test_train_fraction_thins_training_only():
     assert via_config.interactions.equals(thin.interactions)
     with pytest.raises(ConfigError, match="train_fraction"):
         from_dict(SplitConfig, {"train_fraction": 0.0})
+
+
+# ---------------------------------------------------------------------- real users' own words
+def test_training_review_texts_hold_training_words_only():
+    from fuserec.text.direct import training_review_texts
+
+    ds = apply_split(world(n_users=40, n_items=20, n_reviews=400), SplitConfig(method="ratio", seed=0))
+    frame = ds.interactions.copy()
+    frame["review"] = [f"tag{k}" for k in range(len(frame))]          # one distinct word per interaction
+    ds = ds.replace(interactions=frame)
+    for side in ("user", "item"):
+        texts = training_review_texts(ds, side)
+        for split_code, must in ((TRAIN, True), (VALID, False), (TEST, False)):
+            rows = frame[frame["split"] == split_code]
+            for e, word in zip(rows[side].to_numpy()[:50], rows["review"].to_numpy()[:50]):
+                assert (word in texts[e].split("; ")) is must
+
+
+def test_uci_users_state_their_preferences():
+    from helpers import real_data
+
+    path = real_data("uci-restaurant")
+    from fuserec.data.sources import load_dataset
+
+    ds = load_dataset(f"uci-restaurant:{path}", split=False)
+    assert ds.user_text is not None and (ds.user_text.str.len() > 0).all()
+    liked = ds.user_features["cuisine"]
+    k = next(i for i, c in enumerate(liked) if isinstance(c, list) and c)
+    assert f"I like {liked[k][0].replace('_', ' ').lower()}" in ds.user_text[k]

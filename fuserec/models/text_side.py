@@ -11,6 +11,8 @@ Sources (:func:`load_text_embeddings`), as a config string:
   ``backend=BACKEND`` (``template``, ``local``, ``openai``), for users and for items;
 * ``metadata`` — each entity's own metadata text (bio, stated preferences, description, tags)
   embedded as it is (:func:`fuserec.text.direct.entity_text_embeddings`);
+* ``train_reviews`` — each entity's own training reviews / tags, joined
+  (:func:`fuserec.text.direct.training_review_embeddings`; training split only);
 * ``random:D`` — seeded Gaussian vectors of dimension D (benchmarks at the papers' dimensions,
   1536-d profiles and 3072-d intents, without their text);
 * a path: ``.npz`` with arrays ``user`` and ``item``; a ``.npy`` of shape (n_users + n_items, D)
@@ -104,11 +106,11 @@ def _resolve_source(source: str, dataset: Dataset, kind: str, seed: int, key: st
         rng = np.random.default_rng([seed, 0 if kind == "profile" else 1])
         both = rng.standard_normal((dataset.n_users + dataset.n_items, dim), dtype=np.float32)
         return TextEmbeddings(both[:dataset.n_users], both[dataset.n_users:])
-    if source == "metadata":
-        from fuserec.text.direct import entity_text_embeddings
+    if source in ("metadata", "train_reviews"):
+        from fuserec.text import direct
 
-        return TextEmbeddings.from_arrays(entity_text_embeddings(dataset, "user"),
-                                          entity_text_embeddings(dataset, "item"), dataset, source)
+        embed = direct.entity_text_embeddings if source == "metadata" else direct.training_review_embeddings
+        return TextEmbeddings.from_arrays(embed(dataset, "user"), embed(dataset, "item"), dataset, source)
     if source.startswith("text:"):
         backend = source.split(":", 1)[1] or "template"
         from fuserec.text.api import text_embeddings  # lazy: the text pipeline pulls in encoders

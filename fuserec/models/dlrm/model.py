@@ -48,13 +48,15 @@ class SemanticField:
     side: ``user`` or ``item``.
     source: ``text`` (``fuserec.text.text_embeddings`` of ``kind`` with ``backend``, cached),
         ``metadata`` (the entity's own metadata text embedded as it is: a bio, stated preferences,
-        a description, tags; :func:`fuserec.text.direct.entity_text_embeddings`) or ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
+        a description; :func:`fuserec.text.direct.entity_text_embeddings`), ``train_reviews`` (the
+        entity's own training reviews / tags joined; :func:`fuserec.text.direct.training_review_embeddings`)
+        or ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
         optional ``ids_path``, ``missing`` policy for entities without a vector).
     """
 
     name: str = "item_text"
     side: Literal["user", "item"] = "item"
-    source: Literal["text", "metadata", "file"] = "text"
+    source: Literal["text", "metadata", "train_reviews", "file"] = "text"
     kind: str = "profile"
     backend: str = "template"
     path: str | None = None
@@ -200,6 +202,10 @@ def load_semantic(dataset: Dataset, spec: SemanticField, progress: bool = False)
         from fuserec.text.direct import entity_text_embeddings
 
         return np.asarray(entity_text_embeddings(dataset, spec.side, progress=progress), dtype=np.float32)
+    if spec.source == "train_reviews":
+        from fuserec.text.direct import training_review_embeddings
+
+        return np.asarray(training_review_embeddings(dataset, spec.side, progress=progress), dtype=np.float32)
     from fuserec.text.importing import import_vectors
 
     return np.asarray(import_vectors(spec.path, dataset, spec.side, ids_path=spec.ids_path,
