@@ -116,6 +116,15 @@ GRAPH_ARMS = (
     Arm("irllrec", "irllrec", {"profile_source": "metadata", "intent_source": "metadata"}),
 )
 
+#: Scoring cold entities from their text (``cold_start: text_ridge``; beyond the papers).
+COLD_GRAPH_ARMS = (
+    Arm("rlmrec_con-coldtext", "rlmrec_con", {"profile_source": "metadata", "cold_start": "text_ridge"}),
+    Arm("rlmrec_con-coldtext-shuffled", "rlmrec_con", {"profile_source": "metadata", "cold_start": "text_ridge",
+                                                       "text_control": "shuffled"}),
+    Arm("irllrec-coldtext", "irllrec", {"profile_source": "metadata", "intent_source": "metadata",
+                                        "cold_start": "text_ridge"}),
+)
+
 
 def _world(informativeness: float, nuisance: float = 0.2, density: Mapping[str, Any] = SPARSE) -> dict[str, Any]:
     base = {k: v for k, v in DEMO_OPTIONS.items() if k not in ("text_informativeness", "text_nuisance",
@@ -140,8 +149,10 @@ GRIDS: dict[str, Grid] = {
                           _cell("inf1-sparse-colditems", 1.0, split={"method": "cold_items", "ratio": 0.2})],
                  tuple(a for a in DLRREC_ARMS if a.name in ("dlrm", "two_step", "dlrrec", "dlrrec-shuffled")),
                  "DLRREC family on cold users / cold items (informative text)"),
-    "d": Grid("d", [_cell("inf1-sparse", 1.0), _cell("inf0-sparse", 0.0)], GRAPH_ARMS,
-              "LightGCN / RLMRec-Con / IRLLRec on the synthetic world (warm)"),
+    "d": Grid("d", [_cell("inf1-sparse", 1.0), _cell("inf1-sparse-colditems", 1.0,
+                                                     split={"method": "cold_items", "ratio": 0.2})],
+              GRAPH_ARMS + COLD_GRAPH_ARMS,
+              "LightGCN / RLMRec-Con / IRLLRec on the synthetic world, warm and cold items"),
 }
 
 
@@ -364,16 +375,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--cells", nargs="*", help="only these cells")
     run.add_argument("--variants", nargs="*", help="only these variants")
     summ = sub.add_parser("summary", help="print mean ± std and paired Δ tables of a results CSV")
-    summ.add_argument("csv", help="results CSV")
+    summ.add_argument("csv", nargs="+", help="results CSV file(s)")
     summ.add_argument("--metric", default="test_roc_auc", help="column to summarise")
-    summ.add_argument("--baseline", default="two_step", help="variant the paired differences are taken against")
+    summ.add_argument("--baseline", nargs="+", default=["two_step"],
+                      help="variant(s) the paired differences are taken against (one table each)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "run":
         csv_path = args.csv or f"docs/results/evidence/{args.grid}.csv"
         run_grid(GRIDS[args.grid], range(args.seeds), args.out, csv_path, args.threads, args.cells, args.variants)
         return 0
-    print(markdown_table(summarise(read_rows(args.csv), args.metric, args.baseline), args.metric))
+    rows = [r for path in args.csv for r in read_rows(path)]
+    for baseline in args.baseline:
+        print(f"\nPaired against `{baseline}` ({args.metric}):\n")
+        print(markdown_table(summarise(rows, args.metric, baseline), args.metric))
     return 0
 
 
