@@ -108,6 +108,13 @@ DLRREC_ARMS = (
     Arm("dlrm_raw", "dlrm_raw", _own()),
     Arm("dlrrec-cotrain", "dlrrec", _own({"w_uu": 0.0, "w_ii": 0.0})),
 )
+#: Without id embeddings: a user or item is known only through side fields (and text). In the sparse
+#: regime the id embeddings overfit within a few epochs; these arms ask whether text replaces them.
+NO_ID_ARMS = (
+    Arm("dlrm-noids", "dlrm", {"features": {"include_ids": False}}),
+    Arm("dlrrec-noids", "dlrrec", _own({"features": {"include_ids": False}})),
+    Arm("dlrrec-noids-shuffled", "dlrrec", _own({"features": {"include_ids": False}, "text_control": "shuffled"})),
+)
 DENOISE_ARMS = tuple(a for a in DLRREC_ARMS if a.name in ("dlrm", "two_step", "dlrrec", "dlrrec-shuffled"))
 GRAPH_ARMS = (
     Arm("lightgcn", "lightgcn"),
@@ -137,7 +144,7 @@ def _cell(name: str, informativeness: float, nuisance: float = 0.2, density=SPAR
 
 
 GRIDS: dict[str, Grid] = {
-    "a": Grid("a", [_cell("inf1-sparse", 1.0), _cell("inf0-sparse", 0.0)], DLRREC_ARMS,
+    "a": Grid("a", [_cell("inf1-sparse", 1.0), _cell("inf0-sparse", 0.0)], DLRREC_ARMS + NO_ID_ARMS,
               "DLRREC family, informative vs uninformative text, sparse users"),
     "b": Grid("b", [_cell("inf0.5-sparse", 0.5), _cell("inf0.25-sparse", 0.25),
                     _cell("inf1-dense", 1.0, density=DENSE), _cell("inf0-dense", 0.0, density=DENSE)],
