@@ -163,7 +163,9 @@ _OFF_TOPIC = ("Parking was hard to find.", "We came here after a movie.", "My ph
 #: restaurants whose descriptions state their true tastes and attributes (informativeness 1, light
 #: nuisance): the papers' setting, where text knows what few interactions cannot teach. Split it
 #: with ``ratios: [0.6, 0.2, 0.2]`` so that a typical user keeps 3 training reviews and has
-#: validation and test examples (the evidence grids do; see docs/results/evidence/README.md).
+#: validation and test examples, and feed the models each entity's own text (DLRM family:
+#: ``model.semantic`` fields with ``source: metadata``; graph family: ``profile_source: metadata``):
+#: the template profiles do not quote a user's bio. The evidence grids do both (fuserec.evidence).
 DEMO_OPTIONS: dict = {"n_users": 3000, "n_items": 400, "reviews_per_user": 5.0, "min_reviews_per_user": 2,
                       "n_cities": 4, "text_informativeness": 1.0, "text_nuisance": 0.2}
 
