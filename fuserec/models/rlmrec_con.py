@@ -152,6 +152,7 @@ class RLMRecCon(LightGCN):
         if self.cfg.use_kd:
             prof = self._text(dataset, "profile", self.cfg.profile_source, "model.profile_source")
             self.profile = prof.stacked()
+            self.profile_proj = projector(prof.dim, self.cfg.dim)
         degree = np.zeros(self.n_users + self.n_items, dtype=bool)
         train = dataset.csr("train")
         degree[:self.n_users] = np.diff(train.indptr) > 0
@@ -159,7 +160,6 @@ class RLMRecCon(LightGCN):
         self.register_buffer("warm", torch.from_numpy(degree), persistent=False)     # (N,) has training edges
         if self.cfg.cold_start == "text_ridge" and self.profile is None:
             raise ConfigError("cold_start 'text_ridge' needs the profile text (use_kd: true)", "model.cold_start")
-            self.profile_proj = projector(prof.dim, self.cfg.dim)
 
     def final_embeddings(self) -> torch.Tensor:
         """e (N, d); with ``cold_start: text_ridge``, in eval mode, cold entities' rows come from their text."""
