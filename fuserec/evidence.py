@@ -194,7 +194,7 @@ def _config_fields(model: str) -> set[str]:
 
 
 RESULT_KEYS_POINTWISE = ("roc_auc", "pr_auc", "accuracy", "fpr", "fnr", "f1", "log_loss",
-                         "accuracy_tuned", "fpr_tuned")
+                         "tuned_accuracy", "tuned_fpr", "tuned_fnr", "gauc")
 RESULT_KEYS_RANKING = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 
