@@ -55,3 +55,10 @@ def semantic_vectors(dataset, dim: int = 48, seed: int = 1) -> dict[str, np.ndar
         v = rng.normal(size=(n, dim)).astype(np.float32)
         out[name] = v / np.linalg.norm(v, axis=1, keepdims=True)
     return out
+
+
+def with_reviews(ds):
+    """``ds`` with a review per interaction that states its rating (the leakage the probe measures)."""
+    frame = ds.interactions.copy()
+    frame["review"] = [f"{'Loved it' if r >= 4 else 'Did not like it'}, {int(r)} stars." for r in frame["rating"]]
+    return ds.replace(interactions=frame)

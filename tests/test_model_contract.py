@@ -22,7 +22,7 @@ import fuserec
 from fuserec.models import list_models
 from fuserec.runtime import evaluating
 
-from dlrm_fixtures import restaurant_world, semantic_vectors
+from dlrm_fixtures import restaurant_world, semantic_vectors, with_reviews
 
 OPTIONS = {
     "mf": {"dim": 8},
@@ -34,6 +34,7 @@ OPTIONS = {
     "dlrm_raw": {"dim": 8, "bottom": [16], "top": [16, 1]},
     "two_step": {"dim": 8, "bottom": [16], "top": [16, 1]},
     "dlrrec": {"dim": 8, "bottom": [16], "top": [16, 1], "n_negatives": 8},
+    "dlrrec_leaky": {"dim": 8, "bottom": [16], "top": [16, 1], "n_negatives": 8},
 }
 TRAIN = {"batch_size": 64, "device": "cpu", "eval_every": 1}
 USERS = ["u0", "u3", "u17", "u39"]
@@ -50,10 +51,12 @@ def fitted(request, world, tmp_path_factory):
     name = request.param
     rec = fuserec.Recommender(name, train=TRAIN, seed=3, **OPTIONS.get(name, {}))
     given = {}
-    if "semantic" in fuserec.models.get_model(name).needs:
+    needs = fuserec.models.get_model(name).needs
+    if "semantic" in needs:
         given["semantic"] = semantic_vectors(world, dim=12)
-    inputs = rec.prepare(world, **given) if given else None
-    rec.fit(world, epochs=2, inputs=inputs)
+    data = with_reviews(world) if "pair_text" in needs else world     # the same interactions, with reviews
+    inputs = rec.prepare(data, **given) if given else None
+    rec.fit(data, epochs=2, inputs=inputs)
     folder = tmp_path_factory.mktemp(f"saved-{name}") / "model"
     rec.save(folder)
     return name, rec, folder

@@ -26,12 +26,18 @@ class SplitConfig:
     ratios: (train, valid, test) shares for ``ratio``; must sum to 1.
     seed: random seed of ``ratio``.
     min_user_interactions: users with fewer interactions keep them all in train.
+    ``cold_items`` / ``cold_users``: a seeded ``ratio`` of the items (users) is cold, all their
+        interactions in valid/test (:mod:`fuserec.data.cold_splits`).
+    ratio: the cold share of ``cold_items`` / ``cold_users``.
+    train_fraction: keep this seeded share of the training interactions (sparsity), drop the rest.
     """
 
-    method: Literal["auto", "source", "ratio", "temporal"] = "auto"
+    method: Literal["auto", "source", "ratio", "temporal", "cold_items", "cold_users"] = "auto"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 2024
     min_user_interactions: int = 3
+    ratio: float = 0.2
+    train_fraction: float = 1.0
 
     def validate(self) -> None:
         for i, r in enumerate(self.ratios):
@@ -41,6 +47,8 @@ class SplitConfig:
         if self.ratios[0] <= 0:
             raise ConfigError("the train share must be positive", "split.ratios")
         check_range(self.min_user_interactions, "split.min_user_interactions", 1)
+        check_range(self.ratio, "split.ratio", 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+        check_range(self.train_fraction, "split.train_fraction", 0.0, 1.0, low_inclusive=False)
 
     def apply(self, dataset: Dataset) -> Dataset:
         """``dataset`` split as this config says (:func:`apply_split`)."""
@@ -48,7 +56,14 @@ class SplitConfig:
 
 
 def apply_split(dataset: Dataset, config: SplitConfig) -> Dataset:
-    """Return ``dataset`` with its ``split`` column set as ``config`` says."""
+    """Return ``dataset`` with its ``split`` column set as ``config`` says (then thinned to
+    ``train_fraction`` of its training interactions)."""
+    from fuserec.data.cold_splits import thin_training
+
+    return thin_training(_assign(dataset, config), config.train_fraction, config.seed)
+
+
+def _assign(dataset: Dataset, config: SplitConfig) -> Dataset:
     has_source_split = dataset.is_split
     method = config.method
     if method == "auto":
@@ -58,6 +73,10 @@ def apply_split(dataset: Dataset, config: SplitConfig) -> Dataset:
             raise DataError(f"split.method is 'source' but {dataset.name} has no split of its own; "
                             "use 'ratio' or 'temporal'", dataset.meta.get("path"), field="split")
         return dataset
+    if method in ("cold_items", "cold_users"):
+        from fuserec.data.cold_splits import apply_cold_split
+
+        return apply_cold_split(dataset, method, config.ratio, config.seed)
     frame = dataset.interactions
     users = frame["user"].to_numpy()
     if method == "ratio":

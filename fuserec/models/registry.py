@@ -134,6 +134,7 @@ BUILTIN_MODELS = {
     "dlrm_raw": "fuserec.models.dlrm.variants",
     "two_step": "fuserec.models.dlrm.variants",
     "dlrrec": "fuserec.models.dlrm.variants",
+    "dlrrec_leaky": "fuserec.models.dlrm.variants",
 }
 BUILTIN_MODEL_MODULES = tuple(dict.fromkeys(BUILTIN_MODELS.values()))
 

@@ -38,9 +38,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 
 from fuserec.config import check_range
+from fuserec.errors import ConfigError
 from fuserec.losses import info_nce_candidates, info_nce_shared
 from fuserec.models.backbones import BackboneOutput
 from fuserec.models.lightgcn import GraphConfig, LightGCN
@@ -63,6 +65,10 @@ class TextAlignConfig(GraphConfig):
     text_seed: seed of ``random:`` sources. chunk_size: rows per InfoNCE chunk (bounds memory).
     use_kd: keep L_kd (ablation switch). align_gate_norm: ρ of the gate
     w = min(1, (mean |e_u| / ρ)²) on the text-side terms (0: no gate).
+    cold_start: ``text_ridge`` scores entities without training interactions (cold users/items)
+    from their profile text: at evaluation, a ridge map (strength ``cold_start_ridge``) from the
+    profile vector to the final CF embedding, fitted on the side's warm entities, gives the cold
+    entities' embeddings. Beyond the papers (which never score cold entities); off by default.
     aggregation defaults to ``sum`` here (see the module docstring for why).
     """
 
@@ -79,6 +85,8 @@ class TextAlignConfig(GraphConfig):
     chunk_size: int = 1024
     use_kd: bool = True
     align_gate_norm: float = 1.0
+    cold_start: Literal["none", "text_ridge"] = "none"
+    cold_start_ridge: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -87,6 +95,24 @@ class TextAlignConfig(GraphConfig):
         check_range(self.kd_temperature, "model.kd_temperature", 0.0, low_inclusive=False)
         check_range(self.n_negatives, "model.n_negatives", 1)
         check_range(self.chunk_size, "model.chunk_size", 1)
+
+
+def text_ridge_fill(e: torch.Tensor, text: torch.Tensor, warm: torch.Tensor, n_users: int,
+                    ridge: float) -> torch.Tensor:
+    """``e`` (N, d) with the rows of cold nodes (``~warm``, (N,) bool) replaced, per side (users
+    ``[:n_users]``, items after), by ``[x, 1] W`` where W solves the ridge regression
+    ``min ||[X, 1] W - E||² + ridge ||W||²`` on the side's warm nodes (x: (N, D) text vectors)."""
+    out = e.clone()
+    for lo, hi in ((0, n_users), (n_users, e.shape[0])):
+        w_mask, c_mask = warm[lo:hi], ~warm[lo:hi]
+        if not c_mask.any() or not w_mask.any():
+            continue
+        x = torch.cat([text[lo:hi], torch.ones(hi - lo, 1, device=e.device)], dim=1).double()
+        xw, yw = x[w_mask], e[lo:hi][w_mask].double()
+        gram = xw.T @ xw + ridge * torch.eye(x.shape[1], dtype=x.dtype, device=e.device)
+        coef = torch.linalg.solve(gram, xw.T @ yw)                         # (D + 1, d)
+        out[lo:hi][c_mask] = (x[c_mask] @ coef).to(e.dtype)
+    return out
 
 
 class BatchNodes(NamedTuple):
@@ -133,6 +159,21 @@ class RLMRecCon(LightGCN):
         if self.cfg.use_kd:
             self.profile = inputs.text("profile")
             self.profile_proj = projector(self.profile.shape[1], self.cfg.dim)
+        if self.cfg.cold_start == "text_ridge" and self.profile is None:
+            raise ConfigError("cold_start 'text_ridge' needs the profile text (use_kd: true)", "model.cold_start")
+        train = inputs.train_matrix()
+        warm = np.zeros(self.n_users + self.n_items, dtype=bool)
+        warm[:self.n_users] = np.diff(train.indptr) > 0
+        warm[self.n_users:] = np.bincount(train.indices, minlength=self.n_items) > 0
+        self.register_buffer("warm", torch.from_numpy(warm), persistent=False)       # (N,) has training edges
+
+    def final_embeddings(self) -> torch.Tensor:
+        """e (N, d); with ``cold_start: text_ridge``, in eval mode, cold entities' rows come from their text."""
+        e = super().final_embeddings()
+        if self.training or self.cfg.cold_start == "none" or bool(self.warm.all()):
+            return e
+        return text_ridge_fill(e, self.profile.to(e.device), self.warm.to(e.device), self.n_users,
+                               self.cfg.cold_start_ridge)
 
     # ------------------------------------------------------------------ batch nodes
     def batch_nodes(self, batch: dict[str, torch.Tensor]) -> BatchNodes:

@@ -11,6 +11,7 @@ exactly that (:mod:`fuserec.prepare.stages`) and the model's constructor receive
 ``semantic``       the vectors of ``cfg.semantic`` fields
 ``pca``            a PCA per semantic field to ``cfg.dim``, fitted on training entities
 ``swing``          SWING neighbours of users (``cfg.w_uu > 0``) and items (``cfg.w_ii > 0``)
+``pair_text``      the review vector of every (user, item) pair (the leakage probe ``dlrrec_leaky``)
 =================  ==========================================================================
 
 Text controls (``cfg.text_control``: ``none``, ``shuffled``, ``random``;
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # the stages pull in pandas and the text pipeline: imported w
     from fuserec.data.dataset import Dataset
     from fuserec.prepare.text import TextEmbeddings
 
-NEEDS = ("interactions", "profile_text", "intent_text", "features", "semantic", "pca", "swing")
+NEEDS = ("interactions", "profile_text", "intent_text", "features", "semantic", "pca", "swing", "pair_text")
 
 
 def prepare_inputs(dataset: "Dataset", model_cls: type, cfg: Any, *,
@@ -46,8 +47,8 @@ def prepare_inputs(dataset: "Dataset", model_cls: type, cfg: Any, *,
             text cache's folder); ``cache=False`` computes everything afresh.
     """
     from fuserec.prepare.cache import ArtifactCache
-    from fuserec.prepare.stages import (feature_arrays, interaction_arrays, pca_arrays, semantic_arrays,
-                                        swing_arrays, text_arrays)
+    from fuserec.prepare.stages import (feature_arrays, interaction_arrays, pair_text_arrays, pca_arrays,
+                                        semantic_arrays, swing_arrays, text_arrays)
 
     needs = tuple(getattr(model_cls, "needs", ()))
     unknown = [n for n in needs if n not in NEEDS]
@@ -81,6 +82,8 @@ def prepare_inputs(dataset: "Dataset", model_cls: type, cfg: Any, *,
         for side, weight in (("user", cfg.w_uu), ("item", cfg.w_ii)):
             if weight > 0:
                 inputs.update(swing_arrays(dataset, cfg.swing_params(side), threshold, store))
+    if "pair_text" in needs:
+        inputs.update(pair_text_arrays(dataset))
     return inputs
 
 

@@ -56,6 +56,22 @@ def text_arrays(dataset: Dataset, kind: str, source: str, seed: int = 0, control
     return {f"text/{kind}": np.ascontiguousarray(stacked)}
 
 
+def pair_text_arrays(dataset: Dataset) -> dict[str, np.ndarray]:
+    """The review vector of every (user, item) pair, for the leakage probe ``dlrrec_leaky`` only.
+
+    ``pair_text/keys`` (P,) int64 sorted keys ``user * n_items + item``; ``pair_text/vectors``
+    (P + 1, D) float32 in key order, the last row zeros (a pair without a review).
+    """
+    from fuserec.text.direct import review_embeddings
+
+    vectors = np.asarray(review_embeddings(dataset), dtype=np.float32)          # (n_interactions, D)
+    frame = dataset.interactions
+    keys = frame["user"].to_numpy(np.int64) * dataset.n_items + frame["item"].to_numpy(np.int64)
+    order = np.argsort(keys, kind="stable")
+    table = np.concatenate([vectors[order], np.zeros((1, vectors.shape[1]), np.float32)])
+    return {"pair_text/keys": keys[order], "pair_text/vectors": table}
+
+
 def feature_arrays(dataset: Dataset, feature_config: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The DLRM feature tables (arrays) and their schema (meta) from :func:`build_features`.
 
@@ -116,6 +132,14 @@ def load_semantic(dataset: Dataset, spec: Any, progress: bool = False) -> np.nda
 
         return np.asarray(text_embeddings(dataset, kind=spec.kind, side=spec.side, backend=spec.backend,
                                           progress=progress), dtype=np.float32)
+    if spec.source == "metadata":
+        from fuserec.text.direct import entity_text_embeddings
+
+        return np.asarray(entity_text_embeddings(dataset, spec.side, progress=progress), dtype=np.float32)
+    if spec.source == "train_reviews":
+        from fuserec.text.direct import training_review_embeddings
+
+        return np.asarray(training_review_embeddings(dataset, spec.side, progress=progress), dtype=np.float32)
     from fuserec.text.importing import import_vectors
 
     return np.asarray(import_vectors(spec.path, dataset, spec.side, ids_path=spec.ids_path,

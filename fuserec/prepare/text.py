@@ -9,6 +9,10 @@ Sources (:func:`load_text_embeddings`), as a config string:
 
 * ``text:BACKEND`` — the project's text pipeline, :func:`fuserec.text.api.text_embeddings` with
   ``backend=BACKEND`` (``template``, ``local``, ``openai``), for users and for items;
+* ``metadata`` — each entity's own metadata text (bio, stated preferences, description, tags)
+  embedded as it is (:func:`fuserec.text.direct.entity_text_embeddings`);
+* ``train_reviews`` — each entity's own training reviews / tags, joined
+  (:func:`fuserec.text.direct.training_review_embeddings`; training split only);
 * ``random:D`` — seeded Gaussian vectors of dimension D (benchmarks at the papers' dimensions,
   1536-d profiles and 3072-d intents, without their text);
 * a path: ``.npz`` with arrays ``user`` and ``item``; a ``.npy`` of shape (n_users + n_items, D)
@@ -27,6 +31,7 @@ import torch
 
 from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError, DataError
+from fuserec.io import read_npy, read_npz
 
 
 @dataclass(frozen=True)
@@ -97,27 +102,29 @@ def load_text_embeddings(source: str, dataset: Dataset, kind: str, seed: int = 0
         user = text_embeddings(dataset, kind=kind, side="user", backend=backend)
         item = text_embeddings(dataset, kind=kind, side="item", backend=backend)
         return TextEmbeddings.from_arrays(user, item, dataset, source)
+    if source in ("metadata", "train_reviews"):
+        from fuserec.text import direct
+
+        embed = direct.entity_text_embeddings if source == "metadata" else direct.training_review_embeddings
+        return TextEmbeddings.from_arrays(embed(dataset, "user"), embed(dataset, "item"), dataset, source)
     return _load_arrays(source, dataset)
 
 
 def _load_arrays(source: str, dataset: Dataset) -> TextEmbeddings:
     if "{side}" in source:
         paths = {side: Path(source.format(side=side)) for side in ("user", "item")}
-        arrays = {side: _np_load(p) for side, p in paths.items()}
+        arrays = {side: read_npy(p) for side, p in paths.items()}
         return TextEmbeddings.from_arrays(arrays["user"], arrays["item"], dataset, source)
     path = Path(source)
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in ("user", "item") if k not in data.files]
-                if missing:
-                    raise DataError(f"missing array(s) {', '.join(missing)}; found {', '.join(data.files)}",
-                                    path, field=missing[0])
-                return TextEmbeddings.from_arrays(data["user"], data["item"], dataset, str(path))
-        except OSError as exc:
-            raise DataError(f"cannot read: {exc}", path) from None
+        data = read_npz(path)
+        missing = [k for k in ("user", "item") if k not in data]
+        if missing:
+            raise DataError(f"missing array(s) {', '.join(missing)}; found {', '.join(data)}", path,
+                            field=missing[0])
+        return TextEmbeddings.from_arrays(data["user"], data["item"], dataset, str(path))
     if path.suffix == ".npy":
-        arr = _np_load(path)
+        arr = read_npy(path)
         if arr.ndim != 2 or arr.shape[0] != dataset.n_users + dataset.n_items:
             raise DataError(f"expected shape (n_users + n_items, D) = ({dataset.n_users + dataset.n_items}, D), "
                             f"got {arr.shape}", path)
@@ -125,10 +132,3 @@ def _load_arrays(source: str, dataset: Dataset) -> TextEmbeddings:
         return TextEmbeddings.from_arrays(arr[:dataset.n_users], arr[dataset.n_users:], dataset, str(path))
     raise ConfigError(f"unknown text source {source!r}; use text:BACKEND, random:D, a .npz/.npy file, "
                       "or a path with {side}")
-
-
-def _np_load(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read a numpy array: {exc}", path) from None

@@ -26,6 +26,18 @@ defaults, as in the restaurant data of DLRREC). Review texts follow the rating a
 restaurant's attributes, with off-topic or contradictory sentences added with probability
 ``review_noise``.
 
+Entity texts (``text_informativeness`` set): each user gets a short bio and each restaurant a
+description, written from the TRUE latent state (static metadata, known at training time). With
+informativeness p every true statement (favourite and avoided cuisines, usual price level and price
+sensitivity, preferred and avoided ambience for users; cuisine, price, ambience and the hidden
+quality for restaurants) is kept independently with probability p, and a kept statement names a
+wrong value with probability ``text_error_rate``; with nuisance q, each of six boilerplate slots
+(names, membership lines, opening hours, off-topic sentences) is filled with probability q. These
+texts draw on their own random stream (seeded by ``seed`` and ``text_seed``), so interactions,
+ratings and reviews are the same for every text setting, and with the default
+``text_informativeness=None`` the world is exactly the original one (no user text, template
+descriptions). :data:`DEMO_OPTIONS` is the recommended informative, sparse setting.
+
 Everything is vectorised with numpy; review sentences are formatted once per variant into lookup
 tables and joined per review in one list comprehension. Deterministic for a given ``seed``.
 """
@@ -115,9 +127,47 @@ _CLOSING = (
     ("Might return.", "It was alright.", "Could be better."),
     ("Will definitely come back!", "Five stars.", "Can't wait to return."),
 )
+_QUALITY_SENT = (  # by hidden-quality quintile, worst first
+    ("Critics call the cooking poor and careless.", "Food quality here is often criticised."),
+    ("The kitchen is inconsistent.", "The food is below average for the area."),
+    ("The food is solid, ordinary cooking.", "Cooking is average, neither good nor bad."),
+    ("The kitchen is well regarded.", "The food is consistently good."),
+    ("Critics rave about the outstanding cooking.", "The food is exceptional, among the best in town."),
+)
+_USER_LIKE = ("I love {cuisine} food.", "{cuisine} is my favourite cuisine.", "Give me {dish} any day.",
+              "I am always up for {cuisine} cooking.")
+_USER_DISLIKE = ("I am not into {cuisine} food.", "I rarely enjoy {cuisine} cooking.",
+                 "{cuisine} food is not for me.")
+_USER_PRICE = ("I usually eat at {pw} places ({price}).", "My budget is {pw}, around {price}.",
+               "I mostly go for {price} restaurants.")
+_USER_SENSITIVE = ("Price matters a lot to me.", "I watch the bill closely.")
+_USER_RELAXED = ("I do not worry much about the bill.", "Price is not a big deal for me.")
+_USER_AMB_LIKE = ("I prefer {amb} places.", "The {amb} kind of place makes my evening.")
+_USER_AMB_DISLIKE = ("I avoid {amb} spots.", "The {amb} kind of place puts me off.")
+_FIRST_NAMES = ("Alex", "Sam", "Maria", "Chen", "Priya", "Jordan", "Lena", "Omar", "Kate", "Luis", "Aiko",
+                "Ben", "Nora", "Ivan", "Zoe", "Raj")
+_USER_NUISANCE = ("Hi, I am {first}.", "Member since {year}.", "I write reviews in my free time.",
+                  "I have two cats and a garden.", "I work as a {job}.", "I enjoy hiking on weekends.",
+                  "Follow me for more reviews.", "I moved here a few years ago.", "I like old movies.")
+_JOBS = ("nurse", "teacher", "software developer", "carpenter", "student", "accountant", "designer")
+_ITEM_NUISANCE = ("Open daily from 11am to 10pm.", "Located at {num} Main Street.", "Established in {year}.",
+                  "Accepts all major credit cards.", "Street parking is available nearby.",
+                  "Call ahead for large groups.", "Gift cards are available at the counter.",
+                  "Owned by the {first} family.", "Free wifi for customers.")
 _OFF_TOPIC = ("Parking was hard to find.", "We came here after a movie.", "My phone died halfway through.",
               "The traffic on the way was terrible.", "It was raining all evening.",
               "I wrote this review a week later.", "Our friend recommended it.")
+
+
+#: The recommended demo world: sparse users (5 reviews each on average, 2 at least) whose bios and
+#: restaurants whose descriptions state their true tastes and attributes (informativeness 1, light
+#: nuisance): the papers' setting, where text knows what few interactions cannot teach. Split it
+#: with ``ratios: [0.6, 0.2, 0.2]`` so that a typical user keeps 3 training reviews and has
+#: validation and test examples, and feed the models each entity's own text (DLRM family:
+#: ``model.semantic`` fields with ``source: metadata``; graph family: ``profile_source: metadata``):
+#: the template profiles do not quote a user's bio. The evidence grids do both (fuserec.evidence).
+DEMO_OPTIONS: dict = {"n_users": 3000, "n_items": 400, "reviews_per_user": 5.0, "min_reviews_per_user": 2,
+                      "n_cities": 4, "text_informativeness": 1.0, "text_nuisance": 0.2}
 
 
 @dataclass
@@ -142,6 +192,14 @@ class Options:
     review_noise: probability of an off-topic sentence in a review (and half of it of a sentence
         contradicting the rating).
     days: time span of the reviews.
+    reviews_per_user: if set, the mean number of reviews per user (replaces n_reviews by
+        ``round(reviews_per_user * n_users)``): the sparsity of the world.
+    text_informativeness: None (default) keeps the original texts (no user text, template item
+        descriptions); a value in [0, 1] writes a bio per user and a description per restaurant
+        in which each true taste / attribute / quality statement appears with this probability.
+    text_nuisance: in [0, 1]: probability of each of six boilerplate / name / off-topic slots.
+    text_error_rate: probability that a stated fact names a wrong value (noise in the text).
+    text_seed: seed of the text stream (with ``seed``); changes the texts, not the interactions.
     """
 
     seed: int = 0
@@ -164,6 +222,18 @@ class Options:
     positive_skew: float = 0.1
     review_noise: float = 0.1
     days: int = 730
+    reviews_per_user: float | None = None
+    text_informativeness: float | None = None
+    text_nuisance: float = 0.0
+    text_error_rate: float = 0.1
+    text_seed: int = 0
+
+    @property
+    def target_reviews(self) -> int:
+        """The number of reviews asked for: ``n_reviews``, or ``reviews_per_user * n_users`` if set."""
+        if self.reviews_per_user is None:
+            return self.n_reviews
+        return int(round(self.reviews_per_user * self.n_users))
 
     def validate(self) -> None:
         check_range(self.n_users, "dataset.options.n_users", 1)
@@ -179,8 +249,14 @@ class Options:
         check_range(self.rating_noise, "dataset.options.rating_noise", 0.0)
         check_range(self.review_noise, "dataset.options.review_noise", 0.0, 1.0)
         check_range(self.days, "dataset.options.days", 1)
-        if self.n_users * self.min_reviews_per_user > self.n_reviews:
-            raise ConfigError(f"n_reviews ({self.n_reviews}) must be at least n_users * min_reviews_per_user "
+        if self.reviews_per_user is not None:
+            check_range(self.reviews_per_user, "dataset.options.reviews_per_user", 1.0)
+        if self.text_informativeness is not None:
+            check_range(self.text_informativeness, "dataset.options.text_informativeness", 0.0, 1.0)
+        check_range(self.text_nuisance, "dataset.options.text_nuisance", 0.0, 1.0)
+        check_range(self.text_error_rate, "dataset.options.text_error_rate", 0.0, 1.0)
+        if self.n_users * self.min_reviews_per_user > self.target_reviews:
+            raise ConfigError(f"n_reviews ({self.target_reviews}) must be at least n_users * min_reviews_per_user "
                               f"({self.n_users * self.min_reviews_per_user})", "dataset.options.n_reviews")
 
 
@@ -233,6 +309,11 @@ def load(path: Path | None = None, options: Options | None = None) -> Dataset:
         "age_band": np.asarray(AGE_BANDS, dtype=object)[world.user_age],
     }, index=user_ids)
     item_text = pd.Series(_descriptions(rng, world, names, cuisines), index=item_ids)
+    user_text = None
+    if opts.text_informativeness is not None:
+        text_rng = np.random.default_rng([opts.seed, 0x7E57, opts.text_seed])
+        user_text = pd.Series(_user_bios(text_rng, opts, world), index=user_ids)
+        item_text = pd.Series(_item_texts(text_rng, opts, world, names), index=item_ids)
     interactions = pd.DataFrame({
         "user": np.asarray(user_ids, dtype=object)[users],
         "item": np.asarray(item_ids, dtype=object)[items],
@@ -259,7 +340,7 @@ def load(path: Path | None = None, options: Options | None = None) -> Dataset:
     return build_dataset(
         "synthetic", interactions, source=f"synthetic:{opts.seed}",
         user_features=user_features, item_features=item_features, fields=fields,
-        item_text=item_text, user_universe=user_ids, item_universe=item_ids,
+        user_text=user_text, item_text=item_text, user_universe=user_ids, item_universe=item_ids,
         ground_truth={"user_taste": world.taste.astype(np.float32),
                       "item_attributes": world.attributes.astype(np.float32),
                       "item_quality": world.item_quality.astype(np.float32)},
@@ -313,7 +394,7 @@ def _sample_reviews(rng: np.random.Generator, opts: Options, world: _World) -> t
     """Distinct (user, restaurant) pairs, about ``n_reviews`` of them, as two int arrays."""
     n_u, n_i = opts.n_users, opts.n_items
     activity = rng.lognormal(0.0, opts.activity_sigma, n_u)
-    extra = rng.multinomial(opts.n_reviews - opts.min_reviews_per_user * n_u, activity / activity.sum())
+    extra = rng.multinomial(opts.target_reviews - opts.min_reviews_per_user * n_u, activity / activity.sum())
     counts = opts.min_reviews_per_user + extra
     # Nobody reviews more than ~80% of their home city's restaurants: move the excess to other users.
     home_items = np.bincount(world.item_city, minlength=opts.n_cities)[world.user_city]
@@ -373,6 +454,90 @@ def _descriptions(rng: np.random.Generator, world: _World, names: list[str], cui
             cuisine=" and ".join(c.capitalize() for c in cs), city=CITY_NAMES[world.item_city[i]],
             pw=_PRICE_WORDS[world.item_price[i]], price=PRICES[world.item_price[i]],
             dish=_DISHES[cs[0]][dish_k[i]]))
+    return out
+
+
+def _with_nuisance(rng: np.random.Generator, facts: list[str], pool: tuple[str, ...], q: float, **fmt) -> str:
+    """``facts`` in order with up to six nuisance sentences (each slot filled with probability q)
+    inserted at random positions."""
+    picked = [pool[k].format(**fmt) for k in rng.permutation(len(pool))[:6][rng.random(6) < q]]
+    out = list(facts)
+    for sentence in picked:
+        out.insert(int(rng.integers(0, len(out) + 1)), sentence)
+    return " ".join(out)
+
+
+def _user_bios(rng: np.random.Generator, opts: Options, world: _World) -> list[str]:
+    """One bio per user stating (with probability p each) the user's true tastes (see the module doc)."""
+    p, err, n_c = float(opts.text_informativeness), opts.text_error_rate, opts.n_cuisines
+    n_p = len(PRICES)
+    cuisine = world.taste[:, :n_c] / max(opts.cuisine_weight, 1e-12)
+    ambience = world.taste[:, n_c + n_p:] / max(opts.ambience_weight, 1e-12)
+    price_pref = world.taste[:, n_c:n_c + n_p] / max(opts.price_weight, 1e-12)
+    sensitivity = price_pref.max(axis=1) - price_pref.min(axis=1)
+    out = []
+    for u in range(len(cuisine)):
+        def wrong(value: int, n: int) -> int:
+            return int(rng.integers(0, n)) if rng.random() < err else value
+
+        facts = []
+        order = np.argsort(-cuisine[u], kind="stable")
+        for c in order[:3]:
+            if cuisine[u, c] >= 0.4 and rng.random() < p:
+                name = CUISINES[wrong(int(c), n_c)]
+                facts.append(_USER_LIKE[rng.integers(0, len(_USER_LIKE))].format(
+                    cuisine=name.capitalize(), dish=_DISHES[name][rng.integers(0, 3)]))
+        for c in order[::-1][:2]:
+            if cuisine[u, c] < 0.05 and rng.random() < p:
+                facts.append(_USER_DISLIKE[rng.integers(0, len(_USER_DISLIKE))].format(
+                    cuisine=CUISINES[wrong(int(c), n_c)].capitalize()))
+        if rng.random() < p:
+            level = wrong(int(world.user_price[u]), n_p)
+            facts.append(_USER_PRICE[rng.integers(0, len(_USER_PRICE))].format(pw=_PRICE_WORDS[level],
+                                                                              price=PRICES[level]))
+        if rng.random() < p:
+            pool = _USER_SENSITIVE if (sensitivity[u] > 0.7) != (rng.random() < err) else _USER_RELAXED
+            facts.append(pool[rng.integers(0, len(pool))])
+        a_order = np.argsort(-ambience[u], kind="stable")
+        if rng.random() < p:
+            amb = AMBIENCES[wrong(int(a_order[0]), len(AMBIENCES))]
+            facts.append(_USER_AMB_LIKE[rng.integers(0, 2)].format(amb=_AMBIENCE_WORDS[amb]))
+        if ambience[u, a_order[-1]] < 0.2 and rng.random() < p:
+            amb = AMBIENCES[wrong(int(a_order[-1]), len(AMBIENCES))]
+            facts.append(_USER_AMB_DISLIKE[rng.integers(0, 2)].format(amb=_AMBIENCE_WORDS[amb]))
+        text = _with_nuisance(rng, facts, _USER_NUISANCE, opts.text_nuisance,
+                              first=_FIRST_NAMES[rng.integers(0, len(_FIRST_NAMES))],
+                              year=int(rng.integers(2010, 2021)), job=_JOBS[rng.integers(0, len(_JOBS))])
+        out.append(text or "A diner.")
+    return out
+
+
+def _item_texts(rng: np.random.Generator, opts: Options, world: _World, names: list[str]) -> list[str]:
+    """One description per restaurant stating (with probability p each) cuisine, price, ambience and
+    the hidden quality (by quintile), after its name and city."""
+    p, err, n_c = float(opts.text_informativeness), opts.text_error_rate, opts.n_cuisines
+    quintile = np.searchsorted(np.quantile(world.item_quality, [0.2, 0.4, 0.6, 0.8]), world.item_quality)
+    out = []
+    for i, name in enumerate(names):
+        def wrong(value: int, n: int) -> int:
+            return int(rng.integers(0, n)) if rng.random() < err else value
+
+        facts = [f"{name} in {CITY_NAMES[world.item_city[i]]}."]
+        if rng.random() < p:
+            c = CUISINES[wrong(int(world.item_cuisines[i, 0]), n_c)]
+            facts.append(f"It serves {c.capitalize()} food; try the {_DISHES[c][rng.integers(0, 3)]}.")
+        if rng.random() < p:
+            level = wrong(int(world.item_price[i]), len(PRICES))
+            facts.append(f"Prices are {_PRICE_WORDS[level]} ({PRICES[level]}).")
+        if rng.random() < p:
+            amb = AMBIENCES[wrong(int(world.item_ambience[i]), len(AMBIENCES))]
+            facts.append(f"The atmosphere is {_AMBIENCE_WORDS[amb]}.")
+        if rng.random() < p:
+            q = wrong(int(quintile[i]), 5)
+            facts.append(_QUALITY_SENT[q][rng.integers(0, 2)])
+        out.append(_with_nuisance(rng, facts, _ITEM_NUISANCE, opts.text_nuisance,
+                                  num=int(rng.integers(1, 400)), year=int(rng.integers(1960, 2021)),
+                                  first=_FIRST_NAMES[rng.integers(0, len(_FIRST_NAMES))]))
     return out
 
 

@@ -85,9 +85,10 @@ def load(path: Path | None, options: Options | None = None) -> Dataset:
     fields: list[FieldSpec] = []
     items, item_text = _items(path, known["item"], warnings_, fields)
     users = _users(path, known["user"], warnings_, fields)
+    user_text = _user_text(users)
     return build_dataset(
         path.name, frame.reset_index(drop=True), source=str(ratings_path), row_offset=2,
-        item_features=items, user_features=users, item_text=item_text, fields=fields,
+        item_features=items, user_features=users, item_text=item_text, user_text=user_text, fields=fields,
         side_sources={"item": str(path / "geoplaces2.csv"), "user": str(path / "userprofile.csv")},
         meta={"format": "uci-restaurant", "path": str(path), "warnings": warnings_,
               "label_threshold": options.label_threshold, "rating_scale": [0.0, 2.0]},
@@ -171,6 +172,31 @@ def _item_text(geo: pd.DataFrame, feats: pd.DataFrame) -> pd.Series:
         parts += [f"{label}: {_lower_words(values[i])}" for label, values in labelled
                   if _lower_words(values[i])]
         out.append(text_join(parts))
+    return pd.Series(out, index=feats.index, dtype=object)
+
+
+def _user_text(feats: pd.DataFrame) -> pd.Series:
+    """Each user's stated preferences, from the profile (static metadata, known before any rating):
+    the cuisines they say they like, ambience, dress, budget, drinking, smoking, payment."""
+    def words(col: str) -> np.ndarray:
+        return feats[col].to_numpy(dtype=object) if col in feats else np.full(len(feats), np.nan, dtype=object)
+
+    def listed(col: str) -> list:
+        return feats[col].tolist() if col in feats else [[]] * len(feats)
+
+    cuisine, payment = listed("cuisine"), listed("payment")
+    phrases = (("I prefer a {} ambience.", words("ambience")), ("My dress style is {}.", words("dress_preference")),
+               ("My budget is {}.", words("budget")), ("Drinking: {}.", words("drink_level")),
+               ("Smoker: {}.", words("smoker")), ("Transport: {}.", words("transport")))
+    out = []
+    for i in range(len(feats)):             # one line per user (a side table, not interactions)
+        parts = []
+        if cuisine[i]:
+            parts.append("I like " + ", ".join(_lower_words(c) for c in cuisine[i]) + " food.")
+        parts += [tpl.format(_lower_words(values[i])) for tpl, values in phrases if _lower_words(values[i])]
+        if payment[i]:
+            parts.append("I pay with " + ", ".join(_lower_words(c) for c in payment[i]) + ".")
+        out.append(" ".join(parts))
     return pd.Series(out, index=feats.index, dtype=object)
 
 

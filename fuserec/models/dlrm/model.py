@@ -46,14 +46,17 @@ class SemanticField:
 
     name: the field's name (``user_text``, ``item_text``, ``item_image``...).
     side: ``user`` or ``item``.
-    source: ``text`` (``fuserec.text.text_embeddings`` of ``kind`` with ``backend``, cached) or
-        ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
+    source: ``text`` (``fuserec.text.text_embeddings`` of ``kind`` with ``backend``, cached),
+        ``metadata`` (the entity's own metadata text embedded as it is: a bio, stated preferences,
+        a description; :func:`fuserec.text.direct.entity_text_embeddings`), ``train_reviews`` (the
+        entity's own training reviews / tags joined; :func:`fuserec.text.direct.training_review_embeddings`)
+        or ``file`` (a vector file read by ``fuserec.text.importing.import_vectors``: ``path``,
         optional ``ids_path``, ``missing`` policy for entities without a vector).
     """
 
     name: str = "item_text"
     side: Literal["user", "item"] = "item"
-    source: Literal["text", "file"] = "text"
+    source: Literal["text", "metadata", "train_reviews", "file"] = "text"
     kind: str = "profile"
     backend: str = "template"
     path: str | None = None
@@ -122,9 +125,12 @@ class SemanticDLRMConfig(DLRMConfig):
     """A DLRM with semantic fields.
 
     semantic: the semantic fields (default ``user_text`` and ``item_text`` from the text pipeline).
+    text_control: ``none``, ``shuffled`` or ``random`` (:mod:`fuserec.text.controls`, seeded by
+        ``seed``): the controls that keep the input's distribution and remove its knowledge.
     """
 
     semantic: list[SemanticField] = field(default_factory=_default_semantic)
+    text_control: Literal["none", "shuffled", "random"] = "none"
 
     def validate(self) -> None:
         super().validate()

@@ -218,3 +218,53 @@ class DLRREC(DLRMRecommender):
                 out[key] = self.weights[side] * self.contrastive_loss(side, entities)
         out["loss"] = sum(out.values())
         return out
+
+
+@register_model("dlrrec_leaky", "LEAKY ON PURPOSE (a label-leakage probe, not a method): dlrrec plus the "
+                                "embedding of the review of the very pair scored")
+class DLRRECLeaky(DLRREC):
+    """``dlrrec`` plus one more reduced semantic vector: the MiniLM embedding of the review text of
+    the (user, item) pair being scored (a zero vector for a pair without one).
+
+    This breaks the leakage rule on purpose: a review states its own rating, so the label reaches
+    the input at validation and test time. It exists to test the hypothesis that a headline such
+    as DLRREC's 99.7 % accuracy / 0.15 % FPR comes from label leakage; never use it as a model.
+    """
+
+    needs = DLRREC.needs + ("pair_text",)
+
+    def __init__(self, inputs: PreparedInputs, cfg: DLRRECConfig | None = None):
+        super().__init__(inputs, cfg)
+        from fuserec.models.dlrm.blocks import InteractionArch, OverArch, ReductionModule
+
+        cfg = self.cfg
+        log.warning("dlrrec_leaky feeds the review of the scored pair: its metrics measure label leakage")
+        table = inputs.tensor("pair_text/vectors")                                     # (P + 1, D)
+        self.register_buffer("pair_keys", inputs.tensor("pair_text/keys"), persistent=False)   # (P,)
+        self.register_buffer("pair_table", table, persistent=False)                   # last row: no review
+        self.pair_reducer = ReductionModule(table.shape[1], cfg.dim, cfg.reduction_hidden, cfg.reduction_dropout,
+                                            cfg.reduction)
+        n_vectors = self.interaction.num_sparse_features + 1
+        self.interaction = InteractionArch(n_vectors)
+        self.over_arch = OverArch(cfg.dim + self.interaction.output_pairs, list(cfg.top), cfg.dropout)
+
+    def pair_vectors(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(B, D) review embedding of each pair (users[b], items[b]); zeros where there is no review."""
+        keys = users * self.n_items + items
+        pos = torch.searchsorted(self.pair_keys, keys).clamp(max=max(len(self.pair_keys) - 1, 0))
+        found = self.pair_keys[pos] == keys if len(self.pair_keys) else torch.zeros_like(keys, dtype=torch.bool)
+        return self.pair_table[torch.where(found, pos, torch.full_like(pos, len(self.pair_keys)))]
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        dense_in = torch.cat([self.side_dense("user", users), self.side_dense("item", items)], dim=1)
+        leak = self.pair_reducer(self.pair_vectors(users, items)).unsqueeze(1)            # (B, 1, d)
+        item_vectors = torch.cat([self.side_vectors("item", items), leak], dim=1)
+        return self.combine(self.side_vectors("user", users), item_vectors, dense_in)
+
+    def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B,) for pairs, or (B, n_items) through :meth:`forward` on every pair."""
+        if items is not None:
+            return self(users, items)
+        all_items = torch.arange(self.n_items, device=users.device)
+        rows = [self(u.expand(self.n_items), all_items) for u in users.view(-1, 1)]
+        return torch.stack(rows) if rows else torch.zeros(0, self.n_items, device=users.device)
