@@ -87,9 +87,9 @@ def test_dlrm_text_control_changes_the_input_only(one_torch_thread):
 
     ds = restaurant_world()
     sem = semantic_vectors(ds)
-    plain = TwoStep(ds, two_step_config(), sem)
+    plain = make_model(TwoStep, ds, two_step_config(), semantic=sem)
     cfg = two_step_config(text_control="shuffled", seed=4)
-    shuffled = TwoStep(ds, cfg, sem)
+    shuffled = make_model(TwoStep, ds, cfg, semantic=sem)
     k = shuffled.semantic_names["user"].index("user_text")
     expected = apply_text_control(sem["user_text"], "shuffled", 4)
     np.testing.assert_array_equal(shuffled.inputs["user"].semantic(k).numpy(), expected)
