@@ -75,6 +75,9 @@ def fmt_mem(mib: float | None) -> str:
 def main() -> None:
     scale = json.loads((RESULTS / "scale.json").read_text())
     swing = json.loads((RESULTS / "swing_spark.json").read_text())
+    extra = RESULTS / "swing_single_x64.json"  # a second single-machine ×64 run (--engines single)
+    if extra.exists():
+        swing["runs"] += json.loads(extra.read_text())["runs"]
     rows = []
     stages = {
         "load": ("interactions (all splits)", TARGET["interactions"] * 200860 / 120464),

@@ -62,7 +62,7 @@ def encode_dataframe(texts: Any, *, model_path: str | os.PathLike | None = None,
         model_path: sentence-transformers folder (None: all-MiniLM-L6-v2 from its wheel), the
             same path on every executor.
         batch_size: texts per forward pass; ``rows_per_batch``: texts per Arrow batch handed to
-            the model (``spark.sql.execution.arrow.maxRecordsPerBatch`` for this job).
+            the model (sets the session's ``spark.sql.execution.arrow.maxRecordsPerBatch``).
     Returns:
         DataFrame ``(id string, text_hash string, vector array<float>)``, lazy.
     """
