@@ -138,3 +138,52 @@ def test_report_cli_baseline_and_errors(two_dataset_runs, tmp_path, capsys):
     assert main(["report", "--runs", str(two_dataset_runs), "--out", str(out), "--baseline", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "nope" in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------- in a real browser
+def _chromium_or_skip():
+    from fuserec.report.browser import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    return path
+
+
+def test_report_in_headless_chromium(two_dataset_runs, tmp_path):
+    """report.html opened from disk: every table and image there, no broken image, no console error."""
+    from fuserec.report.browser import check_page
+    from fuserec.report.runs_report import write_report
+
+    _chromium_or_skip()
+    out = tmp_path / "rep"
+    result = write_report([two_dataset_runs], out, title="two worlds")
+    page = check_page(result.html, out / "screenshot.png")
+    assert page.errors == [], page.errors
+    assert page.title == "two worlds" and page.scripts == 0
+    expected = result.document.tables()
+    assert len(page.tables) == len(expected)
+    for seen, table in zip(page.tables, expected):
+        assert seen["rows"] == len(table.rows) and seen["columns"] == len(table.headers)
+    assert len(page.images) == len(result.images) >= 8
+    assert page.broken_images == []
+    assert all(img["naturalWidth"] > 100 and img["src"].startswith("data:image/png") for img in page.images)
+    for heading in ("Dataset: tiny-0", "Dataset: tiny-1"):
+        assert heading in page.headings
+    shot = out / "screenshot.png"            # kept beside the report
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_browser_check_sees_broken_images_and_console_errors(tmp_path):
+    """The check can fail: a missing image and a console error are both reported."""
+    from fuserec.report.browser import check_page
+
+    _chromium_or_skip()
+    page_path = tmp_path / "bad.html"
+    page_path.write_text('<!DOCTYPE html><html><head><title>bad</title></head><body><table><tbody><tr><td>1</td>'
+                         '</tr></tbody></table><img src="missing.png" alt="gone">'
+                         '<script>console.error("boom")</script></body></html>')
+    page = check_page(page_path)
+    assert len(page.tables) == 1 and len(page.broken_images) == 1
+    assert any("boom" in e for e in page.errors)
+    assert any("missing.png" in e for e in page.errors)

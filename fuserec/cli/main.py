@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "fuserec.cli.models_cmd",
     "fuserec.cli.ablate_cmd",
     "fuserec.cli.report_cmd",
+    "fuserec.cli.experiment_cmd",
 ]
 
 
