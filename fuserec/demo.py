@@ -59,9 +59,9 @@ RANKING = ("pop", "lightgcn", "irllrec")
 BASELINES = {"pointwise": "two_step", "ranking": "lightgcn"}
 
 #: training of the classification models: Adam, early stopping on validation ROC-AUC
-CLASSIFICATION_TRAIN = {"epochs": 30, "lr": 3e-3, "batch_size": 512, "patience": 3}
+CLASSIFICATION_TRAIN = {"epochs": 30, "lr": 3e-3, "batch_size": 1024, "patience": 3}
 #: training of the ranking models: BPR, early stopping on validation Recall@20
-RANKING_TRAIN = {"epochs": 60, "lr": 5e-3, "batch_size": 1024, "eval_every": 2, "patience": 4}
+RANKING_TRAIN = {"epochs": 60, "lr": 5e-3, "batch_size": 1024, "eval_every": 2, "patience": 3}
 QUICK_EPOCHS = 2
 
 # kept for callers of the earlier demo
@@ -148,18 +148,21 @@ class _Stages:
     def __init__(self, log: Callable[[str], None], total: int):
         self.log, self.total, self.k = log, total, 0
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.cached: dict[str, bool] = {}
 
     def run(self, name: str, fn: Callable[[], tuple[Any, bool | None]]) -> Any:
         """``fn() -> (value, from_cache)`` (None: the stage has parts of both)."""
         self.k += 1
         self.log(f"[{self.k}/{self.total}] {name} ...")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         value, cached = fn()
         self.seconds[name] = time.perf_counter() - start
+        self.cpu[name] = _cpu_seconds() - cpu
         self.cached[name] = bool(cached)
         how = "from cache" if cached else ("done" if cached is False else "done (partly from cache)")
-        self.log(f"[{self.k}/{self.total}] {name}: {how} in {self.seconds[name]:.1f} s")
+        self.log(f"[{self.k}/{self.total}] {name}: {how} in {self.seconds[name]:.1f} s "
+                 f"({self.cpu[name]:.1f} s CPU)")
         return value
 
 
@@ -435,7 +438,8 @@ def _report(out: Path, dataset: Dataset, run_dirs: dict[str, Path], swing: dict[
 
     def compute() -> dict:
         item_vectors = np.load(vectors["none"]["item_profile"], allow_pickle=False)
-        notes = [f"The synthetic restaurant world `{world}` ({WORLDS[world] or 'the loader defaults'}), seed {seed}. "
+        size = ", ".join(f"{k.removeprefix('n_')} {v:,}" for k, v in WORLDS[world].items()) or "the loader's defaults"
+        notes = [f"The synthetic restaurant world `{world}` ({size}), seed {seed}. "
                  "Text models read all-MiniLM-L6-v2 vectors of template profiles (DLRREC, two-step) and of "
                  "profiles and intents (IRLLRec). The shuffled-text control is DLRREC trained on the same "
                  "vectors permuted across users and across items: whatever DLRREC gains over it comes from "

@@ -23,7 +23,7 @@ def test_demo_quick_end_to_end_then_from_cache(tmp_path, capsys):
 
     # every stage reported with its time; nothing came from a cache on the first run
     for k in range(1, 9):
-        assert re.search(rf"\[{k}/8\] .*: done in [0-9.]+ s", printed), f"stage {k} missing"
+        assert re.search(rf"\[{k}/8\] .*: done in [0-9.]+ s \([0-9.]+ s CPU\)", printed), f"stage {k} missing"
     assert "stages from cache: none" in printed
     assert re.search(r"demo finished in [0-9.]+ s wall, [0-9.]+ s CPU \(user \+ sys\); load average", printed)
     assert re.search(r"item-item: [0-9.]+% of 25 items have neighbours", printed)

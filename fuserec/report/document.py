@@ -145,9 +145,18 @@ def to_html(doc: Document, embed_images: bool = True, base: str | os.PathLike | 
     if doc.subtitle:
         out.append(f'<p class="subtitle">{_inline(doc.subtitle)}</p>')
     out.append("<nav><strong>Contents</strong><ul>")
+    open_sub = False
     for k, sec in enumerate(doc.sections):
-        if sec.level == 2:
-            out.append(f'<li><a href="#s{k}">{e(sec.heading)}</a></li>')
+        link = f'<a href="#s{k}">{e(sec.heading)}</a>'
+        if sec.level <= 2:
+            if open_sub:
+                out.append("</ul></li>")
+            out.append(f"<li>{link}<ul>")
+            open_sub = True
+        else:
+            out.append(f"<li>{link}</li>")
+    if open_sub:
+        out.append("</ul></li>")
     out.append("</ul></nav>")
     for k, sec in enumerate(doc.sections):
         level = min(max(sec.level, 2), 4)

@@ -469,14 +469,14 @@ def _item_map_section(name: str, dataset, best_runs: Mapping[str, RunRecord], ex
     labels, field_name = item_categories(dataset)
     sets: dict[str, np.ndarray] = {}
     if extras.item_text_vectors is not None:
-        sets["item text vectors (MiniLM)"] = np.asarray(extras.item_text_vectors)
+        sets["item text vectors\n(all-MiniLM-L6-v2 of the profiles)"] = np.asarray(extras.item_text_vectors)
     for task in ("ranking", "pointwise"):
         rec = best_runs.get(task)
         if rec is None:
             continue
         vectors = _item_vectors(rec, dataset)
         if vectors is not None:
-            sets[f"{model_label(rec.label)} item embedding (seed {rec.seed})"] = vectors
+            sets[f"{model_label(rec.label)}\nitem embedding (seed {rec.seed})"] = vectors
     if not sets:
         return []
     path = projection_scatter(images / "item_map.png", sets, labels, title=f"{name}: item vectors, 2-D PCA",
