@@ -117,12 +117,8 @@ def classification_config(label: str, model: str, seed: int, world: str, epochs:
         model_cfg["semantic"] = [{"name": f"{side}_text", "side": side, "source": "file",
                                   "path": vectors[control][f"{side}_profile"], "ids_path": vectors["ids"][side]}
                                  for side in ("user", "item")]
-    train = dict(CLASSIFICATION_TRAIN, seed=seed, device="cpu", progress=False)
-    if epochs is not None:
-        train["epochs"] = epochs
-    if world == "quick":
-        train["batch_size"] = 256
-    return {"dataset": dataset_config(seed, world), "model": model_cfg, "train": train}
+    return {"dataset": dataset_config(seed, world), "model": model_cfg,
+            "train": _train_section(CLASSIFICATION_TRAIN, seed, world, epochs)}
 
 
 def ranking_config(model: str, seed: int, world: str, epochs: int | None,
@@ -134,12 +130,18 @@ def ranking_config(model: str, seed: int, world: str, epochs: int | None,
     if model == "irllrec" and vectors is not None:
         model_cfg.update({"profile_source": vectors["none"]["profile_npz"],
                           "intent_source": vectors["none"]["intent_npz"], "text_mode": "batch"})
-    train = dict(RANKING_TRAIN, seed=seed, device="cpu", progress=False)
+    return {"dataset": dataset_config(seed, world), "model": model_cfg,
+            "train": _train_section(RANKING_TRAIN, seed, world, epochs)}
+
+
+def _train_section(defaults: dict[str, Any], seed: int, world: str, epochs: int | None) -> dict[str, Any]:
+    """``train:`` of a demo run: ``defaults`` with the seed, ``epochs`` as a cap, small batches in the quick world."""
+    train = dict(defaults, seed=seed, device="cpu", progress=False)
     if epochs is not None:
         train["epochs"] = epochs
     if world == "quick":
         train["batch_size"] = 256
-    return {"dataset": dataset_config(seed, world), "model": model_cfg, "train": train}
+    return train
 
 
 class _Stages:

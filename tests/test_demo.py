@@ -55,6 +55,15 @@ def test_demo_quick_end_to_end_then_from_cache(tmp_path, capsys):
     assert len(images) >= 5 and all((out / i).is_file() for i in images)
     assert "DLRREC, shuffled text (control)" in md and "paired difference against two-step" in md
 
+    # the same page in a real browser (when Chromium is installed): tables, images, no console error
+    from fuserec.report.browser import check_page, find_chromium
+
+    if find_chromium() is not None:
+        page = check_page(out / "report.html", out / "screenshot.png")
+        assert page.errors == [] and page.broken_images == [] and page.scripts == 0
+        assert len(page.tables) == html.count("<table") >= 6 and len(page.images) == html.count("<img") >= 5
+        assert (out / "screenshot.png").stat().st_size > 10_000
+
     # the starred recommendations are exactly the user's test positives among the top-10
     user = re.search(r"top-10 of user (\S+) by IRLLRec", printed).group(1)
     lines = printed.split(f"top-10 of user {user} by IRLLRec", 1)[1].splitlines()[1:11]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from fuserec.io import atomic_write_text
+from fuserec.report.markdown import _relative
 from fuserec.report.tables import markdown_table
 
 
@@ -228,12 +229,3 @@ def write_document(doc: Document, out_dir: str | os.PathLike, stem: str = "repor
     atomic_write_text(md_path, to_markdown(doc, base=out_dir))
     atomic_write_text(html_path, to_html(doc))
     return html_path, md_path
-
-
-def _relative(path: Path, base: Path | None) -> str:
-    if base is None:
-        return path.as_posix()
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from fuserec.report.metric_info import human_name, model_label
 from fuserec.report.tables import Summary
 
 
@@ -56,16 +57,17 @@ def panel_curves(path: str | os.PathLike, epochs: Sequence[int],
     axes = [fig.add_subplot(1, max(len(panels), 1), k + 1) for k in range(max(len(panels), 1))]
     for ax, (panel, series) in zip(axes, panels.items()):
         for name, values in series.items():
-            ax.plot(list(epochs)[:len(values)], values, marker="o", markersize=3, color=colour[name], label=name)
+            ax.plot(list(epochs)[:len(values)], values, marker="o", markersize=3, color=colour[name],
+                    label=model_label(name))
         ax.set_title(panel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-    handles = [axes[0].plot([], [], color=colour[name], label=name)[0] for name in names]
+    handles = [axes[0].plot([], [], color=colour[name], label=model_label(name))[0] for name in names]
     fig.suptitle(title)
     if names:
-        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), fontsize=8, frameon=False)
+        fig.legend(handles, [model_label(n) for n in names], loc="lower center", ncol=min(len(names), 5), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(names) - 1) // 5), 1, 1))
     return _save(fig, path)
 
@@ -74,7 +76,7 @@ def bar_chart(path: str | os.PathLike, summary: Summary, metrics: Sequence[str] 
               title: str = "metrics per variant", ylabel: str = "value") -> Path:
     """Grouped bars: one group of bars per metric, one bar per variant (``summary.groups``).
 
-    Bar height = mean over seeds; error bar = sample std (ddof=1; none when n < 2).
+    Bar height = mean over seeds; error bar = sample std (ddof=1), drawn only where n ≥ 2.
     """
     metrics = [m for m in (metrics or summary.metrics) if m in summary.metrics]
     if not metrics:
@@ -87,14 +89,20 @@ def bar_chart(path: str | os.PathLike, summary: Summary, metrics: Sequence[str] 
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(G, 1)
     x = np.arange(M, dtype=np.float64)
+    counts = summary.n[:, cols]                        # (G, M) seeds behind each bar
     for g, label in enumerate(summary.groups):
-        ax.bar(x + (g - (G - 1) / 2) * width, np.nan_to_num(mean[g], nan=0.0), width, yerr=std[g],
-               capsize=3, label=label)
+        # no error bar over a single value (n = 1): the std is undefined there, not zero
+        err = np.where(counts[g] >= 2, std[g], np.nan)
+        ax.bar(x + (g - (G - 1) / 2) * width, np.nan_to_num(mean[g], nan=0.0), width,
+               yerr=err if np.isfinite(err).any() else None, capsize=3, label=model_label(label))
     ax.set_xticks(x)
-    ax.set_xticklabels(metrics, rotation=30 if M > 4 else 0, ha="right" if M > 4 else "center")
+    ax.set_xticklabels([human_name(m, with_arrow=True) for m in metrics], rotation=30 if M > 4 else 0, ha="right" if M > 4 else "center")
     ax.set_ylabel(ylabel)
     lo, hi = (int(summary.runs.min()), int(summary.runs.max())) if G else (0, 0)
-    ax.set_title(f"{title} (mean ± std, n = {lo}–{hi} seeds)" if lo != hi else f"{title} (mean ± std, n = {hi} seeds)")
+    if hi <= 1:
+        ax.set_title(f"{title} (n = 1: single values, no error bars)")
+    else:
+        ax.set_title(f"{title} (mean ± std, n = {lo}–{hi} seeds)" if lo != hi else f"{title} (mean ± std, n = {hi} seeds)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
@@ -116,7 +124,7 @@ def sweep_plot(path: str | os.PathLike, x: Sequence[float],
         s = np.nan_to_num(np.asarray(stds, dtype=np.float64)[order], nan=0.0)
         if m.shape != xs.shape:
             raise ValueError(f"series {name!r} has {m.size} values for {xs.size} x values")
-        ax.plot(xs[order], m, marker="o", label=name)
+        ax.plot(xs[order], m, marker="o", label=human_name(name, with_arrow=True))
         ax.fill_between(xs[order], m - s, m + s, alpha=0.2)
     if log_x:
         ax.set_xscale("log", base=2)

@@ -34,9 +34,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from fuserec.config import load_yaml
 from fuserec.errors import ConfigError, DataError
-from fuserec.report.collect import find_runs, read_metrics, read_variant_info
+from fuserec.report.collect import find_runs, read_finished, read_metrics
 from fuserec.report.compare import build_comparison, comparison_table, delta_table
 from fuserec.report.document import Document, Figure, Paragraph, Preformatted, Section, Table, write_document
 from fuserec.report.metric_info import human_name, model_label
@@ -124,12 +123,7 @@ def read_run(run_dir: str | os.PathLike) -> RunRecord:
     from fuserec.models import get_model
 
     run_dir = Path(run_dir)
-    metrics = read_metrics(run_dir)
-    if metrics is None:
-        raise DataError("run has no finished metrics.json (no test results)", run_dir / "metrics.json")
-    config = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
-    info = read_variant_info(run_dir)
-    model = str((config.get("model") or {}).get("name") or info.get("model") or "?")
+    metrics, config, info, model = read_finished(run_dir)
     try:
         task = get_model(model).task
     except Exception:  # noqa: BLE001 - an unknown model: guess from the metrics
