@@ -43,7 +43,7 @@ from fuserec.errors import ConfigError
 #: fits 4 minutes on a quiet 2-core CPU (encoding one text with MiniLM costs ~0.1 s of CPU there,
 #: and the demo encodes a profile and an intent per user and per restaurant).
 WORLDS: dict[str, dict[str, Any]] = {
-    "quick": {"n_users": 50, "n_items": 25, "n_reviews": 500},
+    "quick": {"n_users": 80, "n_items": 40, "n_reviews": 800},
     "demo": {"n_users": 300, "n_items": 100, "n_reviews": 6000},
     "full": {},   # the loader's defaults: 3,000 users, 600 restaurants, 60,000 reviews
 }

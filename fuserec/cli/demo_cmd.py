@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--quick", action="store_true",
                       help="the tiny world (see --world quick) and 2 epochs: a smoke test of every stage")
     demo.add_argument("--world", choices=["quick", "demo", "full"], default=None,
-                      help="the world: quick (50 users, 25 restaurants, 500 reviews), demo (the default: 300 "
+                      help="the world: quick (80 users, 40 restaurants, 800 reviews), demo (the default: 300 "
                            "users, 100 restaurants, 6,000 reviews) or full (the loader's default 3,000 users, "
                            "600 restaurants, 60,000 reviews; text encoding alone takes about half an hour of CPU)")
     demo.add_argument("--epochs", type=int, default=None, metavar="N",

@@ -38,15 +38,15 @@ class PairedDelta:
     def text(self, digits: int = 4) -> str:
         if self.n == 0 or math.isnan(self.mean):
             return "—"
-        sign = "+" if self.mean >= 0 else "−"
-        value = f"{sign}{format_number(abs(self.mean), digits)}"
+        value = _signed(self.mean, digits)
         if self.n < 2 or math.isnan(self.low):
             return f"{value} (n = 1, no interval)"
         return f"{value} [{_signed(self.low, digits)}, {_signed(self.high, digits)}]"
 
 
 def _signed(value: float, digits: int) -> str:
-    return ("+" if value >= 0 else "−") + format_number(abs(value), digits)
+    """``+0.0123`` / ``−0.0001``: fixed decimals, so that small differences read as small."""
+    return ("+" if value >= 0 else "−") + f"{abs(value):.{digits}f}"
 
 
 def paired_delta(model: Mapping[Any, float], baseline: Mapping[Any, float], confidence: float = 0.95) -> PairedDelta:

@@ -18,7 +18,7 @@ import re
 HIGHER = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "gauc", "ndcg", "hit", "mrr",
                     "probe_r2", "probe_pearson"})
 #: metrics where lower is better
-LOWER = frozenset({"fpr", "fnr", "log_loss", "loss", "seconds"})
+LOWER = frozenset({"fpr", "fnr", "log_loss", "loss", "bce", "bpr", "seconds"})
 
 _BASE_NAMES = {
     "accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1", "fpr": "FPR",

@@ -52,9 +52,11 @@ TASK_NAMES = {"pointwise": "classification (rating ≥ threshold)", "ranking": "
 #: preferred baselines of the paired differences, first present wins
 DEFAULT_BASELINES = {"pointwise": ("two_step", "dlrm", "base_rate"), "ranking": ("lightgcn", "mf", "pop")}
 #: curve panels per task: (column of curves.csv, title); the monitored metric is added first
-CURVE_PANELS = {"pointwise": (("loss", "training loss"), ("valid_roc_auc", "valid ROC-AUC"),
+#: (the training panel shows the loss term every model of the task shares, BCE or BPR, so that
+#: models with extra terms, DLRREC's InfoNCE or IRLLRec's alignment, stay comparable)
+CURVE_PANELS = {"pointwise": (("bce", "training BCE"), ("valid_roc_auc", "valid ROC-AUC"),
                               ("valid_log_loss", "valid log-loss")),
-                "ranking": (("loss", "training loss"), ("valid_recall@20", "valid Recall@20"),
+                "ranking": (("bpr", "training BPR loss"), ("valid_recall@20", "valid Recall@20"),
                             ("valid_ndcg@20", "valid NDCG@20"))}
 N_SAMPLE_USERS = 3
 
