@@ -28,6 +28,7 @@ def _experiment_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_experiment_runs_every_cell_once_and_reports_per_dataset(tmp_path, capsys):
     path = _experiment_file(tmp_path)
     out = tmp_path / "exp"
