@@ -23,7 +23,7 @@ def test_paired_delta_t_interval_by_hand():
     assert d.n == 3 and d.mean == pytest.approx(0.2)
     assert (d.low, d.high) == (pytest.approx(0.2 - half), pytest.approx(0.2 + half))
     one = paired_delta({0: 0.5}, {0: 0.25})
-    assert one.n == 1 and one.mean == 0.25 and math.isnan(one.low) and "n = 1" in one.text()
+    assert one.n == 1 and one.mean == 0.25 and math.isnan(one.low) and one.text() == "+0.2500 (n = 1)"
     ref = paired_delta({0: 0.5, 1: 0.7}, {None: 0.5})  # a reference value pairs with every seed
     assert ref.n == 2 and ref.mean == pytest.approx(0.1)
     rev = paired_delta({None: 0.5}, {0: 0.5, 1: 0.7})
@@ -55,6 +55,8 @@ def test_tables_mark_the_best_by_direction_and_show_n():
     by_label = {r[1]: k for k, r in enumerate(table.rows)}
     assert (by_label["a"], 3) in table.bold and (by_label["b"], 4) in table.bold   # ↑ and ↓ both respected
     assert table.rows[by_label["a"]][3] == "0.7500 ± 0.0707" and table.rows[by_label["base_rate"]][2] == "reference"
+    tied = build_comparison([{"label": g, "seed": 0, "test_roc_auc": 0.7} for g in ("x", "y")], ["test_roc_auc"])
+    assert comparison_table(tied, "world").bold == {(0, 3), (1, 3)}      # a tie marks both
     deltas = delta_table(comp, "b", "world")
     a_row = next(r for r in deltas.rows if r[1] == "a")
     assert a_row[2] == "2" and a_row[3].startswith("+0.1250 [")

@@ -40,7 +40,7 @@ class PairedDelta:
             return "—"
         value = _signed(self.mean, digits)
         if self.n < 2 or math.isnan(self.low):
-            return f"{value} (n = 1, no interval)"
+            return f"{value} (n = 1)"
         return f"{value} [{_signed(self.low, digits)}, {_signed(self.high, digits)}]"
 
 
@@ -99,15 +99,15 @@ class Comparison:
             return math.nan, math.nan, 0
         return float(vals.mean()), float(vals.std(ddof=1)) if vals.size > 1 else math.nan, int(vals.size)
 
-    def best(self, metric: str) -> str | None:
-        """The label with the best mean for ``metric`` (None when the metric has no direction)."""
+    def best(self, metric: str) -> list[str]:
+        """The labels with the best mean for ``metric`` (ties all kept; [] when it has no direction)."""
         sense = direction(metric)
         means = {g: self.stats(g, metric)[0] for g in self.labels}
         means = {g: m for g, m in means.items() if math.isfinite(m)}
         if sense is None or not means:
-            return None
-        pick = max if sense == "max" else min
-        return pick(means, key=means.get)
+            return []
+        top = max(means.values()) if sense == "max" else min(means.values())
+        return [g for g, m in means.items() if abs(m - top) <= 1e-12 * max(1.0, abs(top))]
 
 
 def build_comparison(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str],
@@ -153,7 +153,7 @@ def comparison_table(comp: Comparison, dataset: str, display: Mapping[str, str] 
             if not is_reference and str(n) != n_text:
                 text += f" (n = {n})"
             cells.append(text)
-            if best[m] == label:
+            if label in best[m]:
                 bold.add((r, 3 + j))
         rows.append(cells)
     return Table(headers, rows, bold=bold, align=["l", "l", "r"] + ["r"] * len(comp.metrics), kind="comparison")

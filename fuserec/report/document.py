@@ -117,6 +117,7 @@ h3 { margin-top: 1.6em; }
 p.subtitle { color: #5b6775; margin-top: 0; }
 nav { background: #f0f3f6; padding: 8px 16px; border-radius: 6px; font-size: 0.92em; }
 nav ul { margin: 4px 0; padding-left: 20px; }
+div.scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 8px 0 18px; font-size: 0.9em; }
 caption { caption-side: top; text-align: left; color: #44505e; padding-bottom: 4px; font-size: 0.95em; }
 th, td { border: 1px solid #d5dbe2; padding: 4px 8px; vertical-align: top; }
@@ -185,7 +186,7 @@ def _block_html(block: Block, embed_images: bool, base: str | os.PathLike | None
         return f'<figure><img src="{e(src)}" alt="{alt}">{cap}</figure>'
     if isinstance(block, Table):
         align = list(block.align or ["l"] + ["r"] * (len(block.headers) - 1))
-        parts = [f'<table class="{e(block.kind)}">' if block.kind else "<table>"]
+        parts = ['<div class="scroll">', f'<table class="{e(block.kind)}">' if block.kind else "<table>"]
         if block.caption:
             parts.append(f"<caption>{_inline(block.caption)}</caption>")
         parts.append("<thead><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in block.headers) + "</tr></thead><tbody>")
@@ -196,7 +197,7 @@ def _block_html(block: Block, embed_images: bool, base: str | os.PathLike | None
                 cls = f' class="{" ".join(classes)}"' if classes else ""
                 cells.append(f"<td{cls}>{_inline(str(cell))}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
         return "\n".join(parts)
     raise TypeError(f"unknown block {type(block).__name__}")
 

@@ -310,7 +310,9 @@ def _task_section(name: str, task: str, recs: list[RunRecord], images: Path,
     if chosen is not None and len(comp.labels) > 1:
         deltas = delta_table(comp, chosen, name, display)
         deltas.caption = (f"{name}: paired difference against {display.get(chosen, chosen)} "
-                          f"(model − baseline, mean over seeds [95% t-interval])")
+                          f"(model − baseline, mean over seeds [95% t-interval])"
+                          + (". With one seed per model there is no interval (n = 1)."
+                             if counts and max(counts) == 1 else ""))
         blocks.append(deltas)
     best = _best_run(recs, comp, metrics, task)
     return Section(f"{name} · {TASK_NAMES[task]}", blocks, level=3), best
