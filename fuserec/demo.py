@@ -1,25 +1,33 @@
 """The main job on the built-in synthetic restaurant world, end to end (``fuserec demo``).
 
-Six steps, each an existing library call; every output lands under ``out_dir``:
+Stages, each an existing library call, each cached by the content of its inputs
+(:mod:`fuserec.stage_cache`; a re-run with nothing changed reads every stage back):
 
-1. the synthetic world (:func:`fuserec.data.sources.load_dataset`, seeded) and its summary;
-2. template user / item profiles encoded with all-MiniLM-L6-v2
-   (:func:`fuserec.text.api.text_embeddings`, cache in ``out_dir/cache``); the vectors are also
-   written as ``out_dir/vectors/{user,item}_profile.npy`` with id lists, which both models read as
-   ``source: file`` semantic fields (so ``fuserec evaluate/recommend`` can reopen the runs);
-3. SWING item-item and user-user neighbours (:func:`fuserec.graph.swing.swing_cached`, with the
-   parameters ``dlrrec`` uses) and their coverage;
-4. ``two_step`` (PCA first, frozen) and ``dlrrec`` (co-trained reduction + SwING-InfoNCE), same
-   seed and epochs, each trained by the one Trainer (:func:`fuserec.train.runner.train_run`) into
-   ``out_dir/<model>``;
-5. the test metrics side by side and one user's top-10 (:func:`fuserec.train.recommend.recommend`);
-6. ``out_dir/report.md`` with the tables, a metrics bar chart and each run's training curves.
+1. the synthetic world (:func:`fuserec.data.sources.load_dataset`; deterministic from its config,
+   rebuilt each time: that takes about a second) and its summary;
+2. template profile and intent texts of users and items (:func:`fuserec.text.generate.generate_texts`,
+   cached in ``out_dir/cache``);
+3. their all-MiniLM-L6-v2 vectors, written to ``out_dir/vectors/`` (keyed by the texts and the
+   encoder), plus the shuffled-text control (:func:`fuserec.text.controls.apply_text_control`);
+4. SWING item-item and user-user neighbours (:func:`fuserec.graph.swing.swing_cached`);
+5. classification: ``dlrm`` (ids and side fields only), ``two_step`` (frozen PCA of the profile
+   vectors), ``dlrrec`` (co-trained reduction + SwING-InfoNCE) and ``dlrrec-shuffled`` (dlrrec
+   on user / item profile vectors permuted across entities: the control), each trained by the one
+   Trainer into ``out_dir/runs/<name>`` (keyed by its resolved config and its vector files);
+6. ranking: ``pop``, ``lightgcn`` and ``irllrec`` (profiles and intents from the same vectors);
+7. evaluation: test metrics side by side per task (with the base-rate / popularity reference
+   rows) and one user's top-10;
+8. ``out_dir/report.html`` and ``report.md`` (:func:`fuserec.report.runs_report.write_report`).
 
-A re-run with the same ``out_dir`` reuses the text and SWING caches; the models are retrained.
+The world's size and options live in :data:`WORLDS` (:data:`DEFAULT_WORLD` is what ``fuserec demo``
+builds); the training budgets in :data:`CLASSIFICATION_TRAIN` / :data:`RANKING_TRAIN`.
 """
 
 from __future__ import annotations
 
+import os
+import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,36 +38,34 @@ import numpy as np
 from fuserec.data.dataset import Dataset
 from fuserec.errors import ConfigError
 
-#: models compared by the demo, in table order
-MODELS = ("two_step", "dlrrec")
-
-#: sizes of the world (options of the synthetic loader). ``demo`` fits the demo's 3-5 minutes on
-#: 2 CPU cores: encoding one profile with MiniLM costs about 0.1 s there (150-190 tokens), so the
-#: loader's default size (``full``: 3,000 users, 600 restaurants) spends 5-6 minutes on text alone.
-WORLDS = {
+# ---------------------------------------------------------------------- the demo's settings (one place)
+#: worlds of the demo: options of the synthetic loader. ``demo`` is sized so that the first run
+#: fits 4 minutes on a quiet 2-core CPU (encoding one text with MiniLM costs ~0.1 s of CPU there,
+#: and the demo encodes a profile and an intent per user and per restaurant).
+WORLDS: dict[str, dict[str, Any]] = {
     "quick": {"n_users": 80, "n_items": 40, "n_reviews": 800},
-    "demo": {"n_users": 1000, "n_items": 250, "n_reviews": 20000},
-    "full": {},
+    "demo": {"n_users": 300, "n_items": 100, "n_reviews": 6000},
+    "full": {},   # the loader's defaults: 3,000 users, 600 restaurants, 60,000 reviews
 }
+#: the world ``fuserec demo`` builds when none is named
+DEFAULT_WORLD = "demo"
 
-DEFAULT_EPOCHS = 8
+#: classification models, in table order: (label, registered model, text control of its vectors)
+CLASSIFICATION = (("dlrm", "dlrm", None), ("two_step", "two_step", "none"), ("dlrrec", "dlrrec", "none"),
+                  ("dlrrec-shuffled", "dlrrec", "shuffled"))
+#: ranking models, in table order
+RANKING = ("pop", "lightgcn", "irllrec")
+#: the baselines of the report's paired differences
+BASELINES = {"pointwise": "two_step", "ranking": "lightgcn"}
+
+#: training of the classification models: Adam, early stopping on validation ROC-AUC
+CLASSIFICATION_TRAIN = {"epochs": 30, "lr": 3e-3, "batch_size": 1024, "patience": 3}
+#: training of the ranking models: BPR, early stopping on validation Recall@20
+RANKING_TRAIN = {"epochs": 60, "lr": 5e-3, "batch_size": 1024, "eval_every": 2, "patience": 3}
 QUICK_EPOCHS = 2
 
-#: (label, key in the test metrics) of the side-by-side table
-TABLE_ROWS = (
-    ("accuracy @0.5", "accuracy"),
-    ("FPR @0.5", "fpr"),
-    ("accuracy @valid-chosen threshold", "tuned_accuracy"),
-    ("FPR @valid-chosen threshold", "tuned_fpr"),
-    ("valid-chosen threshold (probability)", "tuned_threshold"),
-    ("ROC-AUC", "roc_auc"),
-    ("PR-AUC", "pr_auc"),
-    ("log-loss", "log_loss"),
-    ("GAUC", "gauc"),
-)
-
-#: metrics of the bar chart (all on a 0-1 scale)
-CHART_METRICS = ("accuracy", "tuned_accuracy", "fpr", "tuned_fpr", "roc_auc", "pr_auc")
+# kept for callers of the earlier demo
+MODELS = tuple(name for name, _, _ in CLASSIFICATION) + RANKING
 
 
 @dataclass
@@ -67,69 +73,100 @@ class RecommendedItem:
     rank: int
     item: str           # raw id
     score: float
-    description: str    # cuisine, price, city and the restaurant's description
-    liked_in_test: bool  # the user rated it >= the label threshold in the test split
+    description: str
+    liked_in_test: bool  # among the user's test positives
 
 
 @dataclass
 class DemoResult:
     """What :func:`run_demo` produced.
 
-    test: model -> its test metrics (``metrics.json``'s ``test``).
-    table: the side-by-side metrics table (Markdown).
-    user: the raw id whose recommendations are shown; recommendations: its top-10 (dlrrec).
-    hits: model -> how many of its top-10 the user rated highly in the test split.
-    seconds: step name -> wall seconds.
+    run_dirs: label -> run directory; test: label -> its test metrics.
+    cached: stage name -> whether it came from the cache.
+    seconds: stage name -> wall seconds, plus ``total`` (the stages) and ``process`` (since the
+    process started, imports included; Linux); cpu_seconds: user + sys of the whole process
+    (children included); load: 1-minute load average at the start and at the end.
     """
 
     out_dir: Path
     dataset: Dataset
     run_dirs: dict[str, Path]
     test: dict[str, dict[str, float]]
-    table: str
     user: str
     recommendations: list[RecommendedItem]
-    hits: dict[str, int]
     report: Path
+    report_md: Path
+    cached: dict[str, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 def dataset_config(seed: int, world: str) -> dict[str, Any]:
-    """The ``dataset:`` section of the demo's runs: the synthetic world of size ``world`` (:data:`WORLDS`)."""
+    """The ``dataset:`` section of the demo's runs: the synthetic world ``world`` (:data:`WORLDS`)."""
     if world not in WORLDS:
-        raise ConfigError(f"unknown world size {world!r}; allowed: {', '.join(WORLDS)}", "world")
+        raise ConfigError(f"unknown world {world!r}; allowed: {', '.join(WORLDS)}", "world")
     return {"format": "synthetic", "name": f"synthetic-{world}-{seed}", "options": {"seed": seed, **WORLDS[world]}}
 
 
-def model_config(name: str, seed: int, vectors: dict[str, tuple[Path, Path]], world: str) -> dict[str, Any]:
-    """The ``model:`` section: the user and item profile vectors as ``source: file`` semantic fields
-    (d = 16 in the quick world, whose ~40 restaurants are too few for a 32-d PCA)."""
-    semantic = [{"name": f"{side}_text", "side": side, "source": "file", "path": str(path), "ids_path": str(ids)}
-                for side, (path, ids) in vectors.items()]
-    return {"name": name, "seed": seed, "dim": 16 if world == "quick" else 32, "semantic": semantic}
+def classification_config(label: str, model: str, seed: int, world: str, epochs: int | None,
+                          vectors: dict[str, dict[str, str]] | None, control: str | None) -> dict[str, Any]:
+    """Config of one classification run; text models read the profile vectors as ``source: file``
+    semantic fields (``control`` picks the plain or the shuffled files)."""
+    model_cfg: dict[str, Any] = {"name": model, "seed": seed, "dim": 16 if world == "quick" else 32}
+    if control is not None and vectors is not None:
+        model_cfg["semantic"] = [{"name": f"{side}_text", "side": side, "source": "file",
+                                  "path": vectors[control][f"{side}_profile"], "ids_path": vectors["ids"][side]}
+                                 for side in ("user", "item")]
+    return {"dataset": dataset_config(seed, world), "model": model_cfg,
+            "train": _train_section(CLASSIFICATION_TRAIN, seed, world, epochs)}
 
 
-def train_config(seed: int, epochs: int, world: str) -> dict[str, Any]:
-    """The ``train:`` section: Adam, early stopping on validation ROC-AUC."""
-    return {"epochs": epochs, "seed": seed, "lr": 3e-3, "batch_size": 256 if world == "quick" else 1024,
-            "patience": 3, "device": "cpu", "progress": world != "quick"}
+def ranking_config(model: str, seed: int, world: str, epochs: int | None,
+                   vectors: dict[str, dict[str, str]] | None) -> dict[str, Any]:
+    """Config of one ranking run; ``irllrec`` reads profiles and intents from the demo's vector files."""
+    model_cfg: dict[str, Any] = {"name": model}
+    if model in ("lightgcn", "irllrec"):
+        model_cfg["aggregation"] = "sum"   # IRLLRec's backbone, so LightGCN is exactly its backbone
+    if model == "irllrec" and vectors is not None:
+        model_cfg.update({"profile_source": vectors["none"]["profile_npz"],
+                          "intent_source": vectors["none"]["intent_npz"], "text_mode": "batch"})
+    return {"dataset": dataset_config(seed, world), "model": model_cfg,
+            "train": _train_section(RANKING_TRAIN, seed, world, epochs)}
 
 
-class _Steps:
-    """Numbered progress lines with wall times."""
+def _train_section(defaults: dict[str, Any], seed: int, world: str, epochs: int | None) -> dict[str, Any]:
+    """``train:`` of a demo run: ``defaults`` with the seed, ``epochs`` as a cap, small batches in the quick world."""
+    train = dict(defaults, seed=seed, device="cpu", progress=False)
+    if epochs is not None:
+        train["epochs"] = epochs
+    if world == "quick":
+        train["batch_size"] = 256
+    return train
+
+
+class _Stages:
+    """Numbered progress lines: each stage says whether it came from the cache, and its wall time."""
 
     def __init__(self, log: Callable[[str], None], total: int):
         self.log, self.total, self.k = log, total, 0
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.cached: dict[str, bool] = {}
 
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+    def run(self, name: str, fn: Callable[[], tuple[Any, bool | None]]) -> Any:
+        """``fn() -> (value, from_cache)`` (None: the stage has parts of both)."""
         self.k += 1
         self.log(f"[{self.k}/{self.total}] {name} ...")
-        start = time.perf_counter()
-        out = fn()
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        value, cached = fn()
         self.seconds[name] = time.perf_counter() - start
-        self.log(f"[{self.k}/{self.total}] {name}: done in {self.seconds[name]:.1f} s")
-        return out
+        self.cpu[name] = _cpu_seconds() - cpu
+        self.cached[name] = bool(cached)
+        how = "from cache" if cached else ("done" if cached is False else "done (partly from cache)")
+        self.log(f"[{self.k}/{self.total}] {name}: {how} in {self.seconds[name]:.1f} s "
+                 f"({self.cpu[name]:.1f} s CPU)")
+        return value
 
 
 def run_demo(out_dir: str | Path = "runs/demo-0", seed: int = 0, quick: bool = False, epochs: int | None = None,
@@ -139,36 +176,72 @@ def run_demo(out_dir: str | Path = "runs/demo-0", seed: int = 0, quick: bool = F
     Args:
         out_dir: folder of everything the demo writes (caches, vectors, runs, report).
         seed: seed of the world, the SWING sampling, the models and training.
-        quick: a much smaller world and fewer epochs (for tests).
-        epochs: training epochs of each model (default 8, or 2 with ``quick``).
+        quick: the ``quick`` world and 2 epochs (for tests).
+        epochs: cap on each model's epochs (default: :data:`CLASSIFICATION_TRAIN` /
+            :data:`RANKING_TRAIN`, early stopping on validation; 2 with ``quick``).
         log: receives the progress lines and the printed results.
-        world: size of the world, a key of :data:`WORLDS` (default ``quick`` with ``quick``, else ``demo``).
+        world: a key of :data:`WORLDS` (default ``quick`` with ``quick``, else :data:`DEFAULT_WORLD`).
     """
+    from fuserec.stage_cache import StageCache
+
+    wall_start, load_start = time.perf_counter(), os.getloadavg()[0]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    epochs = epochs if epochs is not None else (QUICK_EPOCHS if quick else DEFAULT_EPOCHS)
-    world = world or ("quick" if quick else "demo")
+    world = world or ("quick" if quick else DEFAULT_WORLD)
     dataset_config(seed, world)  # validates ``world`` before any work
-    steps = _Steps(log, 6)
-    total_start = time.perf_counter()
+    if epochs is None and quick:
+        epochs = QUICK_EPOCHS
+    cache = StageCache(out)
+    stages = _Stages(log, 8)
 
-    dataset = steps.run("synthetic restaurant world", lambda: _world(seed, world, log))
-    vectors = steps.run("user and item profiles (template) -> all-MiniLM-L6-v2",
-                        lambda: _profiles(dataset, out, log))
-    swing_lines = steps.run("SWING item-item and user-user neighbours", lambda: _swing(dataset, out, seed, log))
-    run_dirs, test = steps.run(f"train {' and '.join(MODELS)} ({epochs} epochs each)",
-                               lambda: _train(dataset, out, seed, world, epochs, vectors, log))
-    table, user, recs, hits = steps.run("test metrics and recommendations",
-                                        lambda: _results(dataset, run_dirs, test, log))
-    report = steps.run("report", lambda: _report(out, dataset, run_dirs, test, table, user, recs, hits, seed,
-                                                 world, epochs, steps.seconds, swing_lines))
-    log(f"report: {report}")
-    seconds = dict(steps.seconds, total=time.perf_counter() - total_start)
-    log(f"demo finished in {seconds['total']:.1f} s; outputs in {out}")
-    return DemoResult(out, dataset, run_dirs, test, table, user, recs, hits, report, seconds)
+    dataset = stages.run("synthetic restaurant world", lambda: (_world(seed, world, log), False))
+    texts = stages.run("profile and intent texts (template)", lambda: _texts(dataset, out, log))
+    vectors = stages.run("text vectors (all-MiniLM-L6-v2) and the shuffled-text control",
+                         lambda: _vectors(dataset, texts, out, seed, cache, log))
+    swing = stages.run("SWING item-item and user-user neighbours", lambda: _swing(dataset, out, seed, log))
+    run_dirs: dict[str, Path] = {}
+    test: dict[str, dict[str, float]] = {}
+    stages.run("classification: " + ", ".join(n for n, _, _ in CLASSIFICATION),
+               lambda: _train_all([(label, classification_config(label, model, seed, world, epochs, vectors, control))
+                                   for label, model, control in CLASSIFICATION],
+                                  dataset, out, cache, run_dirs, test, log))
+    stages.run("ranking: " + ", ".join(RANKING),
+               lambda: _train_all([(m, ranking_config(m, seed, world, epochs, vectors)) for m in RANKING],
+                                  dataset, out, cache, run_dirs, test, log))
+    user, recs = stages.run("evaluation", lambda: (_evaluate(dataset, run_dirs, log), False))
+    html, md = stages.run("report", lambda: _report(out, dataset, run_dirs, swing, vectors, seed, world, cache,
+                                                    stages, log))
+    seconds = dict(stages.seconds, total=time.perf_counter() - wall_start)
+    process = _process_seconds()
+    if process is not None:      # the whole process: imports (torch, sentence-transformers) included
+        seconds["process"] = process
+    cpu = _cpu_seconds()         # user + sys of the whole process so far, imports included
+    load = (load_start, os.getloadavg()[0])
+    log(f"report: {html}")
+    from_cache = [name for name, c in stages.cached.items() if c]
+    log(f"stages from cache: {', '.join(from_cache) if from_cache else 'none'}")
+    wall = seconds.get("process", seconds["total"])
+    log(f"demo finished in {wall:.1f} s wall, {cpu:.1f} s CPU (user + sys), counted from the start of the "
+        f"process; load average {load[0]:.2f} at the start, {load[1]:.2f} at the end; outputs in {out}")
+    return DemoResult(out, dataset, run_dirs, test, user, recs, html, md, stages.cached, seconds, cpu, load)
 
 
-# ---------------------------------------------------------------------- the steps
+def _process_seconds() -> float | None:
+    """Wall seconds since this process started (Linux ``/proc``), or None elsewhere."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_seconds() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+# ---------------------------------------------------------------------- the stages
 def _world(seed: int, world: str, log: Callable[[str], None]) -> Dataset:
     from fuserec.data.info import format_summary, summarize
     from fuserec.data.sources import load_dataset
@@ -178,33 +251,79 @@ def _world(seed: int, world: str, log: Callable[[str], None]) -> Dataset:
     return dataset
 
 
-def _profiles(dataset: Dataset, out: Path, log: Callable[[str], None]) -> dict[str, tuple[Path, Path]]:
-    """Generate and encode both sides' profiles (cached); write them as vector files for the models."""
-    from fuserec.io import atomic_write_json, atomic_write_with
-    from fuserec.text.api import text_embeddings
-    from fuserec.text.encode import SentenceEncoder
+def _texts(dataset: Dataset, out: Path, log: Callable[[str], None]) -> tuple[dict[str, list[str]], bool]:
+    """``{"user_profile": [...], "user_intent": ..., "item_profile": ..., "item_intent": ...}`` (template)."""
     from fuserec.text.generate import generate_texts
 
-    cache = out / "cache"
-    encoder = SentenceEncoder(show_progress=True)
-    files: dict[str, tuple[Path, Path]] = {}
-    example = {"user": _demo_user(dataset), "item": _most_popular_item(dataset)}
+    texts, generated = {}, 0
     for side in ("user", "item"):
-        start = time.perf_counter()
-        table = generate_texts(dataset, "profile", side, "template", cache_dir=cache, progress=False)
-        matrix = text_embeddings(dataset, "profile", side, backend="template", encoder=encoder, cache_dir=cache)
-        ids = dataset.user_ids if side == "user" else dataset.item_ids
-        path, ids_path = out / "vectors" / f"{side}_profile.npy", out / "vectors" / f"{side}_ids.json"
-        atomic_write_with(path, lambda tmp, m=matrix: _save_npy(tmp, m))
-        atomic_write_json(ids_path, [str(x) for x in ids])
-        files[side] = (path.resolve(), ids_path.resolve())
-        cached = "from cache" if table.generated == 0 else f"{table.generated} generated"
-        log(f"  {side} profiles: {len(ids)} texts ({cached}), vectors {matrix.shape[0]} x {matrix.shape[1]}, "
-            f"{time.perf_counter() - start:.1f} s")
-        k = example[side]
-        text = table.records[k].get("text", "")
-        log(f"  {side} {ids[k]} profile: {text}")
-    return files
+        for kind in ("profile", "intent"):
+            table = generate_texts(dataset, kind, side, "template", cache_dir=out / "cache", progress=False)
+            texts[f"{side}_{kind}"] = [str(r.get("text", "")) for r in table.records]
+            generated += table.generated
+            log(f"  {side} {kind}s: {len(table.ids)} texts "
+                f"({'from cache' if table.generated == 0 else f'{table.generated} generated'})")
+    k = _most_popular_item(dataset)
+    log(f"  item {dataset.item_ids[k]} profile: {texts['item_profile'][k]}")
+    return texts, generated == 0
+
+
+def _vectors(dataset: Dataset, texts: dict[str, list[str]], out: Path, seed: int, cache, log: Callable[[str], None]
+             ) -> tuple[dict[str, dict[str, str]], bool]:
+    """Encode the four text sets (vector cache in ``out/cache``) and write the files the models read:
+    ``vectors/{user,item}_{profile,intent}.npy`` (+ ``_shuffled``), the ids, and IRLLRec's ``.npz``."""
+    from fuserec.stage_cache import content_key
+    from fuserec.text.encode import SentenceEncoder
+
+    encoder = SentenceEncoder(show_progress=True)
+    vec_dir = out / "vectors"
+    files = {"none": {}, "shuffled": {}, "ids": {side: str((vec_dir / f"{side}_ids.json").resolve())
+                                                  for side in ("user", "item")}}
+    for control in ("none", "shuffled"):
+        suffix = "" if control == "none" else "_shuffled"
+        for name in texts:
+            files[control][name] = str((vec_dir / f"{name}{suffix}.npy").resolve())
+        for kind in ("profile", "intent"):
+            files[control][f"{kind}_npz"] = str((vec_dir / f"{kind}{suffix}.npz").resolve())
+    key = content_key({"texts": texts, "encoder": encoder.key, "seed": seed, "controls": ["none", "shuffled"],
+                       "files": files})
+
+    def compute() -> dict:
+        from fuserec.io import atomic_write_json, atomic_write_with
+        from fuserec.text.api import embed_table
+        from fuserec.text.controls import apply_text_control
+        from fuserec.text.generate import generate_texts
+
+        for side in ("user", "item"):
+            ids = dataset.user_ids if side == "user" else dataset.item_ids
+            atomic_write_json(files["ids"][side], [str(x) for x in ids])
+        matrices = {}
+        for name in texts:
+            side, kind = name.split("_")
+            start = time.perf_counter()
+            table = generate_texts(dataset, kind, side, "template", cache_dir=out / "cache", progress=False)
+            matrix, n_new = embed_table(dataset, table, encoder, out / "cache")
+            matrices[name] = matrix
+            log(f"  {name.replace('_', ' ')} vectors: {matrix.shape[0]} x {matrix.shape[1]} "
+                f"({n_new} encoded now, {matrix.shape[0] - n_new} from the vector cache), "
+                f"{time.perf_counter() - start:.1f} s")
+        for control in ("none", "shuffled"):
+            for name, matrix in matrices.items():
+                # each side's vectors permuted across that side's entities (the shuffled-text control)
+                m = apply_text_control(matrix, control, seed)
+                atomic_write_with(Path(files[control][name]), lambda tmp, m=m: _save_npy(tmp, m))
+            for kind in ("profile", "intent"):
+                arrays = {side: apply_text_control(matrices[f"{side}_{kind}"], control, seed) for side in ("user", "item")}
+                atomic_write_with(Path(files[control][f"{kind}_npz"]), lambda tmp, a=arrays: _save_npz(tmp, a))
+        return files
+
+    def outputs(result: dict) -> list[str]:
+        return [p for group in result.values() for p in group.values()]
+
+    result, cached = cache.run("vectors", key, compute, outputs)
+    if cached:
+        log(f"  {len(outputs(result))} vector files read back (key {key[:12]})")
+    return result, cached
 
 
 def _save_npy(path: Path, matrix: np.ndarray) -> None:
@@ -212,162 +331,149 @@ def _save_npy(path: Path, matrix: np.ndarray) -> None:
         np.save(fh, np.asarray(matrix, dtype=np.float32), allow_pickle=False)
 
 
-def _swing(dataset: Dataset, out: Path, seed: int, log: Callable[[str], None]) -> list[str]:
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez(fh, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
+
+
+def _swing(dataset: Dataset, out: Path, seed: int, log: Callable[[str], None]) -> tuple[dict[str, Any], bool]:
     """SWING of both sides with the parameters of ``dlrrec``'s defaults (the neighbours it samples)."""
     from fuserec.graph.swing import swing_cached
     from fuserec.models.dlrm.variants import DLRRECConfig
 
     cfg = DLRRECConfig(seed=seed)
-    lines = []
+    results, cached = {}, True
     for side in ("item", "user"):
         params = cfg.swing_params(side)
-        start = time.perf_counter()
         result = swing_cached(dataset, params, out / "swing" / f"{side}_{side}.npz")
         degrees = np.asarray(result.degrees)
         has = degrees > 0
-        lines.append(f"{side}-{side}: {100 * result.coverage():.1f}% of {result.n_nodes} {side}s have neighbours "
-                     f"(top-{params.topk}; mean {degrees[has].mean() if has.any() else 0:.1f} per covered {side})")
-        log(f"  {lines[-1]}, {'from cache' if result.from_cache else 'computed'} in "
-            f"{time.perf_counter() - start:.2f} s")
-    return lines
+        log(f"  {side}-{side}: {100 * result.coverage():.1f}% of {result.n_nodes} {side}s have neighbours "
+            f"(top-{params.topk}; mean {degrees[has].mean() if has.any() else 0:.1f} per covered {side}), "
+            f"{'from cache' if result.from_cache else 'computed'}")
+        results[f"{side}-{side}"] = result
+        cached = cached and result.from_cache
+    return results, cached
 
 
-def _train(dataset: Dataset, out: Path, seed: int, world: str, epochs: int,
-           vectors: dict[str, tuple[Path, Path]], log: Callable[[str], None]
-           ) -> tuple[dict[str, Path], dict[str, dict[str, float]]]:
+def _train_all(plan: list[tuple[str, dict[str, Any]]], dataset: Dataset, out: Path, cache,
+               run_dirs: dict[str, Path], test: dict[str, dict[str, float]], log: Callable[[str], None]
+               ) -> tuple[None, bool | None]:
+    """Train every (label, raw config) of ``plan`` unless the stage cache has it; fills ``run_dirs`` / ``test``."""
+    from fuserec.io import atomic_write_json
+    from fuserec.report.collect import VARIANT_FILE, read_metrics
+    from fuserec.stage_cache import content_key
     from fuserec.train.runner import resolve_config, train_run
 
-    run_dirs, test = {}, {}
-    for name in MODELS:
-        config = resolve_config({"dataset": dataset_config(seed, world),
-                                 "model": model_config(name, seed, vectors, world),
-                                 "train": train_config(seed, epochs, world)})
-        run_dir = out / name
-        start = time.perf_counter()
-        result = train_run(config, run_dir, dataset=dataset)
-        run_dirs[name], test[name] = run_dir, result.test
-        log(f"  {name}: {result.epochs_run} epochs (best {result.best_epoch}), test ROC-AUC "
-            f"{result.test.get('roc_auc', float('nan')):.4f}, {time.perf_counter() - start:.1f} s -> {run_dir}")
-    return run_dirs, test
+    flags = []
+    for label, raw in plan:
+        config = resolve_config(raw)
+        run_dir = out / "runs" / label
+        inputs = [p for f in config.to_dict()["model"].get("semantic", []) for p in (f.get("path"), f.get("ids_path"))
+                  if p]
+        inputs += [config.to_dict()["model"][k] for k in ("profile_source", "intent_source")
+                   if str(config.to_dict()["model"].get(k, "")).endswith(".npz")]
+        key = content_key({"config": config.to_dict(), "label": label}, files=inputs)
+
+        def compute(config=config, run_dir=run_dir, label=label) -> dict:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)   # a run of other inputs: start afresh
+            start = time.perf_counter()
+            result = train_run(config, run_dir, dataset=dataset)
+            atomic_write_json(run_dir / VARIANT_FILE, {"variant": label, "model": config.model_name,
+                                                       "seed": config.train.seed,
+                                                       "seconds": time.perf_counter() - start})
+            return {"run_dir": str(run_dir), "seconds": time.perf_counter() - start}
+
+        record, cached = cache.run(f"train {label}", key, compute,
+                                   lambda r: [Path(r["run_dir"]) / "metrics.json", Path(r["run_dir"]) / VARIANT_FILE])
+        metrics = read_metrics(record["run_dir"]) or {}
+        run_dirs[label], test[label] = Path(record["run_dir"]), metrics.get("test", {})
+        best = (metrics.get("best") or {}).get("epoch")
+        monitor = metrics.get("monitor", "")
+        value = test[label].get(monitor.split("/")[-1], float("nan")) if monitor else float("nan")
+        log(f"  {label}: {'from cache' if cached else 'trained'}, {metrics.get('epochs_run')} epochs "
+            f"(best {best}{', stopped early' if metrics.get('stopped_early') else ''}), test {monitor} "
+            f"{value:.4f}, {record['seconds']:.1f} s to train -> {run_dirs[label]}")
+        flags.append(cached)
+    return None, (True if all(flags) else False if not any(flags) else None)
 
 
-def _results(dataset: Dataset, run_dirs: dict[str, Path], test: dict[str, dict[str, float]],
-             log: Callable[[str], None]) -> tuple[str, str, list[RecommendedItem], dict[str, int]]:
+def _evaluate(dataset: Dataset, run_dirs: dict[str, Path], log: Callable[[str], None]
+              ) -> tuple[str, list[RecommendedItem]]:
+    """Print each task's comparison (with its reference row) and one user's top-10 by irllrec."""
+    from fuserec.report.compare import build_comparison, comparison_table
+    from fuserec.report.metric_info import model_label
+    from fuserec.report.runs_report import (TASK_METRICS, base_rate_metrics, item_name, liked_in_test, read_run,
+                                            sample_users)
+    from fuserec.report.tables import markdown_table
     from fuserec.train.recommend import recommend
     from fuserec.train.runner import open_run
 
-    table = metrics_table(test)
-    log("test metrics (at the best validation epoch):")
-    log(table)
-    k_user = _demo_user(dataset)
-    user = str(dataset.user_ids[k_user])
-    liked = liked_in_test(dataset, k_user)
-    recs: list[RecommendedItem] = []
-    hits: dict[str, int] = {}
-    for name in MODELS:
-        model = open_run(run_dirs[name], dataset=dataset).model
-        rec = recommend(model, dataset, user, k=10)
-        hits[name] = sum(dataset.item_of(i) in liked for i in rec.items)
-        if name == MODELS[-1]:
-            recs = [RecommendedItem(r + 1, item, score, describe_item(dataset, dataset.item_of(item)),
-                                    dataset.item_of(item) in liked)
-                    for r, (item, score) in enumerate(zip(rec.items, rec.scores))]
-    log(f"top-10 of user {user} by {MODELS[-1]} ({len(liked)} restaurants rated >= "
-        f"{dataset.label_threshold():g} in the test split, marked *):")
-    log(recommendations_text(recs))
-    log("  test hits in the top-10: " + ", ".join(f"{m} {h}" for m, h in hits.items()))
-    return table, user, recs, hits
+    records = [read_run(d) for d in run_dirs.values()]
+    for task, title in (("pointwise", "classification (test split, at the best validation epoch)"),
+                        ("ranking", "ranking (test split, all items ranked)")):
+        recs = [r for r in records if r.task == task]
+        metrics = [f"test_{m}" for m in TASK_METRICS[task] if any(f"test_{m}" in r.row() for r in recs)]
+        reference = {"base_rate": {f"test_{k}": v for k, v in base_rate_metrics(dataset)[0].items()}} \
+            if task == "pointwise" else {}
+        comp = build_comparison([r.row() for r in recs], metrics, reference)
+        table = comparison_table(comp, dataset.name, {g: model_label(g) for g in comp.labels})
+        log(f"{title}; ↑ higher is better, ↓ lower is better, * best:")
+        rows = [[c + ("*" if (r, j) in table.bold else "") for j, c in enumerate(row)][1:]
+                for r, row in enumerate(table.rows)]
+        log(markdown_table(table.headers[1:], rows, ["l"] + ["r"] * (len(table.headers) - 2)).rstrip("\n"))
+    user = sample_users(dataset, 1)[0]
+    raw = str(dataset.user_ids[user])
+    liked = liked_in_test(dataset, user)
+    model = open_run(run_dirs["irllrec"], dataset=dataset).model
+    rec = recommend(model, dataset, raw, k=10)
+    recs = [RecommendedItem(r + 1, item, score, item_name(dataset, dataset.item_of(item)), dataset.item_of(item) in liked)
+            for r, (item, score) in enumerate(zip(rec.items, rec.scores))]
+    log(f"top-10 of user {raw} by IRLLRec ({len(liked)} test positives, marked *; "
+        f"{sum(r.liked_in_test for r in recs)} in the top-10):")
+    log("\n".join(f"  {r.rank:>2}. {'*' if r.liked_in_test else ' '} {r.item}  {r.score:+.3f}  {r.description}"
+                  for r in recs))
+    return raw, recs
 
 
-def _report(out: Path, dataset: Dataset, run_dirs: dict[str, Path], test: dict[str, dict[str, float]], table: str,
-            user: str, recs: list[RecommendedItem], hits: dict[str, int], seed: int, world: str, epochs: int,
-            seconds: dict[str, float], swing_lines: list[str]) -> Path:
-    from fuserec.data.info import format_summary, summarize
-    from fuserec.report.markdown import Section, write_markdown_report
-    from fuserec.report.plots import bar_chart
-    from fuserec.report.tables import aggregate
+def _report(out: Path, dataset: Dataset, run_dirs: dict[str, Path], swing: dict[str, Any],
+            vectors: dict[str, dict[str, str]], seed: int, world: str, cache, stages: _Stages,
+            log: Callable[[str], None]) -> tuple[tuple[Path, Path], bool]:
+    import fuserec.report.compare
+    import fuserec.report.document
+    import fuserec.report.plots
+    import fuserec.report.runs_report
+    from fuserec.report.runs_report import DatasetExtras, write_report
+    from fuserec.stage_cache import content_key, source_key
 
-    summary = aggregate([{"model": m, **test[m]} for m in MODELS], group="model", metrics=list(CHART_METRICS))
-    chart = bar_chart(out / "plots" / "test_metrics.png", summary, title="test metrics", ylabel="value")
-    curves = [p for m in MODELS for p in (run_dirs[m] / "plots" / "loss.png", run_dirs[m] / "plots" / "metrics.png")
-              if p.is_file()]
-    timing = ", ".join(f"{k}: {v:.1f} s" for k, v in seconds.items())
-    sections = [
-        Section("Dataset", f"The synthetic restaurant world, seed {seed}, size `{world}` "
-                           f"({WORLDS[world] or 'the loader defaults'}).\n\n"
-                           f"```\n{format_summary(summarize(dataset))}\n```"),
-        Section("SWING neighbours", "On the training split's positive interactions, with dlrrec's "
-                "parameters (the neighbours its SwING-InfoNCE samples):\n\n" + "\n".join(f"- {x}" for x in swing_lines)),
-        Section("Test metrics",
-                f"`two_step` reduces the MiniLM profile vectors by a frozen PCA before training; `dlrrec` "
-                f"trains the reduction with the BCE loss plus SwING-InfoNCE. Same seed ({seed}), "
-                f"{epochs} epochs at most, early stopping on validation ROC-AUC; test metrics at the best "
-                f"validation epoch. Run directories: " + ", ".join(f"`{_relative(run_dirs[m], out)}/`" for m in MODELS) + ".\n\n" + table,
-                images=[chart]),
-        Section(f"Top-10 of user {user} ({MODELS[-1]})",
-                "`*`: rated at or above the label threshold in the test split. Test hits in the top-10: "
-                + ", ".join(f"{m} {h}" for m, h in hits.items()) + ".",
-                table=(["rank", "item", "score", "liked in test", "restaurant"],
-                       [[r.rank, r.item, f"{r.score:.3f}", "*" if r.liked_in_test else "", r.description]
-                        for r in recs])),
-        Section("Training curves", "Loss and validation metrics per epoch of each run.", images=curves),
-        Section("Timings", timing),
-    ]
-    return write_markdown_report(out / "report.md", "fuserec demo: two_step vs dlrrec on the synthetic world",
-                                 sections)
+    run_files = [Path(d) / name for d in run_dirs.values() for name in ("metrics.json", "curves.csv")]
+    code = source_key(fuserec.report.runs_report, fuserec.report.compare, fuserec.report.document,
+                      fuserec.report.plots, __import__(__name__))
+    key = content_key({"runs": {k: str(v) for k, v in run_dirs.items()}, "code": code, "world": world,
+                       "seed": seed}, files=run_files + [Path(vectors["none"]["item_profile"])])
 
+    def compute() -> dict:
+        item_vectors = np.load(vectors["none"]["item_profile"], allow_pickle=False)
+        size = ", ".join(f"{k.removeprefix('n_')} {v:,}" for k, v in WORLDS[world].items()) or "the loader's defaults"
+        notes = [f"The synthetic restaurant world `{world}` ({size}), seed {seed}. "
+                 "Text models read all-MiniLM-L6-v2 vectors of template profiles (DLRREC, two-step) and of "
+                 "profiles and intents (IRLLRec). The shuffled-text control is DLRREC trained on the same "
+                 "vectors permuted across users and across items: whatever DLRREC gains over it comes from "
+                 "the link between an entity and its own text."]
+        extras = {dataset.name: DatasetExtras(dataset, swing=swing, item_text_vectors=item_vectors,
+                                              text_cache=out / "cache", notes=notes)}
+        timing = ", ".join(f"{name}: {s:.1f} s" for name, s in stages.seconds.items())
+        intro = [f"`fuserec demo` (seed {seed}, world `{world}`): one run per model, so every table has n = 1 "
+                 f"and no spread; `fuserec experiment` runs several seeds. Stage times of the run that wrote this report: {timing}."]
+        result = write_report(list(run_dirs.values()), out, title="fuserec demo: text-fused recommenders on "
+                              "the synthetic restaurant world", baseline=BASELINES, extras=extras, intro=intro,
+                              cache_dir=out / "cache")
+        return {"html": str(result.html), "md": str(result.markdown)}
 
-# ---------------------------------------------------------------------- small helpers
-def metrics_table(test: dict[str, dict[str, float]]) -> str:
-    """Markdown table: one row per metric of :data:`TABLE_ROWS`, one column per model."""
-    from fuserec.report.tables import format_number, markdown_table
-
-    models = list(test)
-    rows = [[label, *(format_number(float(test[m].get(key, float("nan")))) for m in models)]
-            for label, key in TABLE_ROWS]
-    return markdown_table(["test metric", *models], rows, ["l"] + ["r"] * len(models)).rstrip("\n")
-
-
-def recommendations_text(recs: list[RecommendedItem]) -> str:
-    return "\n".join(f"  {r.rank:>2}. {'*' if r.liked_in_test else ' '} {r.item}  {r.score:+.3f}  {r.description}"
-                     for r in recs)
-
-
-def _demo_user(dataset: Dataset) -> int:
-    """The user with the most test positives among users with training interactions (lowest index on ties)."""
-    test = dataset.split_frame("test")
-    threshold = dataset.label_threshold()
-    liked = test[test["rating"] >= threshold] if threshold is not None else test
-    counts = np.bincount(liked["user"].to_numpy(np.int64), minlength=dataset.n_users)
-    train = dataset.csr("train")
-    counts[np.diff(train.indptr) == 0] = -1
-    return int(np.argmax(counts))
+    record, cached = cache.run("report", key, compute, lambda r: [r["html"], r["md"]])
+    return (Path(record["html"]), Path(record["md"])), cached
 
 
 def _most_popular_item(dataset: Dataset) -> int:
     return int(np.argmax(np.diff(dataset.csr("train").tocsc().indptr)))
-
-
-def liked_in_test(dataset: Dataset, user: int) -> set[int]:
-    """Items (indices) ``user`` rated at or above the label threshold in the test split."""
-    test = dataset.split_frame("test")
-    rows = test[test["user"].to_numpy() == user]
-    threshold = dataset.label_threshold()
-    if threshold is not None:
-        rows = rows[rows["rating"].to_numpy() >= threshold]
-    return set(int(i) for i in rows["item"].to_numpy())
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def describe_item(dataset: Dataset, item: int) -> str:
-    """``cuisine / price / city: description`` (the one rule, :func:`fuserec.data.describe.describe_item`,
-    with the whole text and no cut)."""
-    from fuserec.data.describe import describe_item as describe
-
-    return describe(dataset, item, width=None, full_text=True)

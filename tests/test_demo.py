@@ -1,74 +1,92 @@
-"""``fuserec demo --quick``: the whole pipeline end to end, in-process, on the quick synthetic world."""
+"""``fuserec demo --quick``: the whole pipeline end to end, in-process, then again from its caches."""
 
 from __future__ import annotations
 
 import json
 import re
 
+import numpy as np
 import pytest
 
 from fuserec.cli.main import main
 from fuserec.data.sources import load_dataset
-from fuserec.demo import MODELS, dataset_config
+from fuserec.demo import CLASSIFICATION, RANKING, dataset_config
+
+LABELS = [label for label, _, _ in CLASSIFICATION] + list(RANKING)
 
 
-def _report_recommendations(report: str) -> tuple[str, list[tuple[str, bool]]]:
-    """(raw user id, [(raw item id, starred)]) of the report's top-10 table."""
-    user = re.search(r"## Top-10 of user (\S+)", report).group(1)
-    section = report.split("## Top-10 of user", 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|") for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
-    return user, [(cells[2].strip(), cells[4].strip() == "*") for cells in rows]
-
-
-def test_demo_quick_end_to_end(tmp_path, capsys):
+def test_demo_quick_end_to_end_then_from_cache(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["--threads", "2", "demo", "--quick", "--out", str(out), "--seed", "3"]) == 0
+    argv = ["--threads", "2", "demo", "--quick", "--out", str(out), "--seed", "3"]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
 
-    # every step reported, with its time
-    for k in range(1, 7):
-        assert re.search(rf"\[{k}/6\] .*: done in [0-9.]+ s", printed), f"step {k} missing"
-    assert "user u" in printed and "profile: A user" in printed          # one user's profile
-    assert re.search(r"item r\d+ profile: ", printed)                    # one item's profile
+    # every stage reported with its time; nothing came from a cache on the first run
+    for k in range(1, 9):
+        assert re.search(rf"\[{k}/8\] .*: done in [0-9.]+ s \([0-9.]+ s CPU\)", printed), f"stage {k} missing"
+    assert "stages from cache: none" in printed
+    assert re.search(r"demo finished in [0-9.]+ s wall, [0-9.]+ s CPU \(user \+ sys\), counted from the start of the process; load average", printed)
     assert re.search(r"item-item: [0-9.]+% of 40 items have neighbours", printed)
 
-    # the side-by-side table names both models and holds finite numbers
-    header = next(line for line in printed.splitlines() if line.startswith("| test metric"))
-    assert [c.strip() for c in header.strip("|").split("|")] == ["test metric", *MODELS]
-    auc_row = next(line for line in printed.splitlines() if line.startswith("| ROC-AUC"))
-    aucs = [float(c) for c in auc_row.strip("|").split("|")[1:]]
-    assert len(aucs) == 2 and all(0.0 <= a <= 1.0 for a in aucs)
+    # the side-by-side tables name every model, with the reference rows
+    for name in ("base rate (constant prediction)", "DLRM (ids only)", "two-step (PCA, then DLRM)", "DLRREC",
+                 "DLRREC, shuffled text (control)", "popularity", "LightGCN", "IRLLRec"):
+        assert f"| {name} |" in printed, name
 
-    # both run directories, with the test metrics the table shows
-    for name, auc in zip(MODELS, aucs):
-        metrics = json.loads((out / name / "metrics.json").read_text())
-        assert metrics["test"]["roc_auc"] == pytest.approx(auc, abs=5e-5)
-        assert (out / name / "checkpoints" / "best.pt").is_file()
-        assert (out / name / "plots" / "loss.png").is_file()
+    # one run directory per model, finished, with its label
+    for label in LABELS:
+        run = out / "runs" / label
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["test"], label
+        assert json.loads((run / "ablation.json").read_text())["variant"] == label
 
-    # the report: table, chart, curves, all images present
-    report_path = out / "report.md"
-    assert f"report: {report_path}" in printed
-    report = report_path.read_text()
-    assert header in report
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert "plots/test_metrics.png" in images
-    assert any(i.startswith("dlrrec/plots/") for i in images)
-    assert all((out / i).is_file() for i in images)
+    # the shuffled control reads the same vectors permuted across entities
+    plain = np.load(out / "vectors" / "user_profile.npy")
+    shuffled = np.load(out / "vectors" / "user_profile_shuffled.npy")
+    perm = np.random.default_rng(3).permutation(len(plain))
+    np.testing.assert_array_equal(shuffled, plain[perm])
+    assert not np.array_equal(shuffled, plain)
 
-    # caches written where the demo said
-    assert list((out / "cache").rglob("*")) and (out / "swing" / "item_item.npz").is_file()
+    # the report: HTML and Markdown, every Markdown image present
+    html, md = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert f"report: {out / 'report.html'}" in printed
+    assert "<script" not in html and html.count("data:image/png;base64,") >= 4
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(images) >= 4 and all((out / i).is_file() for i in images)
+    assert "DLRREC, shuffled text (control)" in md and "paired difference against two-step" in md
 
-    # the starred recommendations are exactly the user's highly rated test items among the top-10
-    user, recs = _report_recommendations(report)
-    assert len(recs) == 10
+    # the same page in a real browser (when Chromium is installed): tables, images, no console error
+    from fuserec.report.browser import check_page, find_chromium
+
+    if find_chromium() is not None:
+        page = check_page(out / "report.html", out / "screenshot.png")
+        assert page.errors == [] and page.broken_images == [] and page.scripts == 0
+        assert len(page.tables) == html.count("<table") >= 6 and len(page.images) == html.count("<img") >= 4
+        assert (out / "screenshot.png").stat().st_size > 10_000
+
+    # the starred recommendations are exactly the user's test positives among the top-10
+    user = re.search(r"top-10 of user (\S+) by IRLLRec", printed).group(1)
+    lines = printed.split(f"top-10 of user {user} by IRLLRec", 1)[1].splitlines()[1:11]
+    recs = [(line.split()[1] if line.split()[1] != "*" else line.split()[2], "*" in line.split()[:2]) for line in lines]
     dataset = load_dataset(dataset_config(3, "quick"))
     test = dataset.split_frame("test")
     liked = set(dataset.item_ids[test[(test["user"] == dataset.user_of(user)) & (test["rating"] >= 4)]["item"]])
-    assert liked, "the demo user should have highly rated test items"
+    assert liked and len(recs) == 10
     assert [starred for _, starred in recs] == [item in liked for item, _ in recs]
-    train_items = set(dataset.item_ids[dataset.csr(["train", "valid"])[dataset.user_of(user)].indices])
-    assert not train_items & {item for item, _ in recs}   # seen items are never recommended
+    seen = set(dataset.item_ids[dataset.csr(["train", "valid"])[dataset.user_of(user)].indices])
+    assert not seen & {item for item, _ in recs}
+
+    # a re-run with nothing changed reads every stage but the world and the evaluation back
+    mtimes = {label: (out / "runs" / label / "metrics.json").stat().st_mtime_ns for label in LABELS}
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    for stage in ("profile and intent texts", "text vectors", "SWING", "classification", "ranking", "report"):
+        assert re.search(rf"\] {stage}[^\n]*: from cache in", again), stage
+    for label in LABELS:
+        assert f"  {label}: from cache" in again
+        assert (out / "runs" / label / "metrics.json").stat().st_mtime_ns == mtimes[label]
+    assert again.split("classification (test split")[1].split("top-10")[0] == \
+        printed.split("classification (test split")[1].split("top-10")[0]       # the same numbers
 
 
 def test_demo_rejects_bad_epochs(capsys):
@@ -77,18 +95,21 @@ def test_demo_rejects_bad_epochs(capsys):
     assert err.startswith("error:") and "--epochs" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
-def test_demo_rerun_reuses_the_caches(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["--threads", "2", "demo", "--quick", "--epochs", "1", "--out", str(out)]) == 0
-    first = capsys.readouterr().out
-    assert "(80 generated)" in first and "computed in" in first
-    assert main(["--threads", "2", "demo", "--quick", "--epochs", "1", "--out", str(out)]) == 0
-    second = capsys.readouterr().out
-    assert "user profiles: 80 texts (from cache)" in second and "item profiles: 40 texts (from cache)" in second
-    assert second.count("from cache in") == 2            # both SWING sides read back
+def test_apply_text_control():
+    from fuserec.errors import ConfigError
+    from fuserec.text.controls import apply_text_control
 
-    def text_seconds(printed: str) -> float:
-        return float(re.search(r"\[2/6\] user and item profiles .*: done in ([0-9.]+) s", printed).group(1))
-
-    assert text_seconds(second) < text_seconds(first) / 3
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(200, 8)).astype(np.float32)
+    assert apply_text_control(vectors, "none", 1) is vectors
+    shuffled = apply_text_control(vectors, "shuffled", 5)
+    np.testing.assert_array_equal(shuffled, vectors[np.random.default_rng(5).permutation(200)])
+    rand = apply_text_control(vectors * 3 + 1, "random", 2)
+    assert rand.shape == vectors.shape and rand.dtype == np.float32
+    np.testing.assert_allclose(rand.mean(0), (vectors * 3 + 1).mean(0), atol=0.7)
+    np.testing.assert_allclose(rand.std(0), (vectors * 3 + 1).std(0), rtol=0.25)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.linalg.norm(apply_text_control(unit, "random", 2), axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(np.linalg.norm(apply_text_control(vectors, "random", 2), axis=1), 1.0)
+    with pytest.raises(ConfigError):
+        apply_text_control(vectors, "reversed", 0)

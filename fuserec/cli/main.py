@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "fuserec.cli.models_cmd",
     "fuserec.cli.ablate_cmd",
     "fuserec.cli.report_cmd",
+    "fuserec.cli.experiment_cmd",
 ]
 
 

@@ -13,8 +13,8 @@ from fuserec.data.dataset import Dataset
 #: characters before it must be lower-case letters, digits or a closing bracket.
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]\"'][a-z0-9)\]\"'][.!?])\s+(?=[A-Z0-9\"'(])")
 
-#: side fields shown before the text when the item has them (the synthetic restaurant world)
-HEAD_FIELDS = ("cuisine", "price", "city")
+#: side fields shown before the text when the item has them (restaurants, films, products)
+HEAD_FIELDS = ("cuisine", "price", "city", "genre", "genres", "category")
 
 
 def first_sentence(text: str) -> str:
@@ -36,7 +36,7 @@ def describe_item(dataset: Dataset, item: int, width: int | None = 70, full_text
                 value = row[column]
                 parts.append(", ".join(map(str, value)) if isinstance(value, (list, tuple, np.ndarray))
                              else str(value))
-    head = " / ".join(parts)
+    head = " / ".join(p for p in parts if p and p != "nan")
     text = str(dataset.item_text.iloc[item]).strip() if dataset.item_text is not None else ""
     if not full_text:
         text = first_sentence(text)

@@ -54,15 +54,23 @@ def read_variant_info(run_dir: str | os.PathLike) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def run_row(run_dir: str | os.PathLike, base: Path | None = None) -> dict[str, Any]:
-    """Flat row of a finished run (DataError naming the folder when it is not finished)."""
+def read_finished(run_dir: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]:
+    """(metrics.json, config.yaml, ablation.json, model name) of a finished run (DataError naming
+    the folder when it is not finished)."""
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir)
     if metrics is None:
         raise DataError("run has no finished metrics.json (no test results)", run_dir / "metrics.json")
     config = load_yaml(run_dir / "config.yaml") if (run_dir / "config.yaml").is_file() else {}
     info = read_variant_info(run_dir)
-    model = (config.get("model") or {}).get("name") or info.get("model") or "?"
+    model = str((config.get("model") or {}).get("name") or info.get("model") or "?")
+    return metrics, config, info, model
+
+
+def run_row(run_dir: str | os.PathLike, base: Path | None = None) -> dict[str, Any]:
+    """Flat row of a finished run (DataError naming the folder when it is not finished)."""
+    run_dir = Path(run_dir)
+    metrics, config, info, model = read_finished(run_dir)
     best = metrics.get("best") or {}
     row: dict[str, Any] = {
         "variant": info.get("variant") or model,

@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from fuserec.report.metric_info import human_name, model_label
 from fuserec.report.tables import Summary
 
 
@@ -56,16 +57,17 @@ def panel_curves(path: str | os.PathLike, epochs: Sequence[int],
     axes = [fig.add_subplot(1, max(len(panels), 1), k + 1) for k in range(max(len(panels), 1))]
     for ax, (panel, series) in zip(axes, panels.items()):
         for name, values in series.items():
-            ax.plot(list(epochs)[:len(values)], values, marker="o", markersize=3, color=colour[name], label=name)
+            ax.plot(list(epochs)[:len(values)], values, marker="o", markersize=3, color=colour[name],
+                    label=model_label(name))
         ax.set_title(panel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-    handles = [axes[0].plot([], [], color=colour[name], label=name)[0] for name in names]
+    handles = [axes[0].plot([], [], color=colour[name], label=model_label(name))[0] for name in names]
     fig.suptitle(title)
     if names:
-        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5), fontsize=8, frameon=False)
+        fig.legend(handles, [model_label(n) for n in names], loc="lower center", ncol=min(len(names), 5), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(names) - 1) // 5), 1, 1))
     return _save(fig, path)
 
@@ -74,7 +76,7 @@ def bar_chart(path: str | os.PathLike, summary: Summary, metrics: Sequence[str] 
               title: str = "metrics per variant", ylabel: str = "value") -> Path:
     """Grouped bars: one group of bars per metric, one bar per variant (``summary.groups``).
 
-    Bar height = mean over seeds; error bar = sample std (ddof=1; none when n < 2).
+    Bar height = mean over seeds; error bar = sample std (ddof=1), drawn only where n ≥ 2.
     """
     metrics = [m for m in (metrics or summary.metrics) if m in summary.metrics]
     if not metrics:
@@ -87,14 +89,20 @@ def bar_chart(path: str | os.PathLike, summary: Summary, metrics: Sequence[str] 
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(G, 1)
     x = np.arange(M, dtype=np.float64)
+    counts = summary.n[:, cols]                        # (G, M) seeds behind each bar
     for g, label in enumerate(summary.groups):
-        ax.bar(x + (g - (G - 1) / 2) * width, np.nan_to_num(mean[g], nan=0.0), width, yerr=std[g],
-               capsize=3, label=label)
+        # no error bar over a single value (n = 1): the std is undefined there, not zero
+        err = np.where(counts[g] >= 2, std[g], np.nan)
+        ax.bar(x + (g - (G - 1) / 2) * width, np.nan_to_num(mean[g], nan=0.0), width,
+               yerr=err if np.isfinite(err).any() else None, capsize=3, label=model_label(label))
     ax.set_xticks(x)
-    ax.set_xticklabels(metrics, rotation=30 if M > 4 else 0, ha="right" if M > 4 else "center")
+    ax.set_xticklabels([human_name(m, with_arrow=True) for m in metrics], rotation=30 if M > 4 else 0, ha="right" if M > 4 else "center")
     ax.set_ylabel(ylabel)
     lo, hi = (int(summary.runs.min()), int(summary.runs.max())) if G else (0, 0)
-    ax.set_title(f"{title} (mean ± std, n = {lo}–{hi} seeds)" if lo != hi else f"{title} (mean ± std, n = {hi} seeds)")
+    if hi <= 1:
+        ax.set_title(f"{title} (n = 1: single values, no error bars)")
+    else:
+        ax.set_title(f"{title} (mean ± std, n = {lo}–{hi} seeds)" if lo != hi else f"{title} (mean ± std, n = {hi} seeds)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
@@ -116,7 +124,7 @@ def sweep_plot(path: str | os.PathLike, x: Sequence[float],
         s = np.nan_to_num(np.asarray(stds, dtype=np.float64)[order], nan=0.0)
         if m.shape != xs.shape:
             raise ValueError(f"series {name!r} has {m.size} values for {xs.size} x values")
-        ax.plot(xs[order], m, marker="o", label=name)
+        ax.plot(xs[order], m, marker="o", label=human_name(name, with_arrow=True))
         ax.fill_between(xs[order], m - s, m + s, alpha=0.2)
     if log_x:
         ax.set_xscale("log", base=2)
@@ -192,5 +200,91 @@ def projection_scatter(path: str | os.PathLike, sets: Mapping[str, np.ndarray],
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         ax.grid(True, alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def training_curves(path: str | os.PathLike, runs: Mapping[str, Sequence[Mapping[str, float]]],
+                    panels: Sequence[tuple[str, str]], best_epochs: Mapping[str, int | None],
+                    title: str = "training curves") -> Path:
+    """One panel per ``(column of curves.csv, panel title)``, one line per run, best epoch starred.
+
+    runs: legend name -> the run's curve rows (``epoch`` plus columns such as ``loss`` and
+        ``valid_roc_auc``); a run without a column is left out of that panel.
+    best_epochs: legend name -> the epoch whose checkpoint was kept (marked with a star and
+        named in the legend).
+    Each panel holds one metric only, so a lower-is-better metric (log-loss, the training loss) is
+    never drawn on an axis shared with a higher-is-better one; the panel title says which is better.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from fuserec.report.metric_info import arrow
+
+    names = list(runs)
+    n = max(len(panels), 1)
+    fig = _figure(4.4 * n, 4.2)
+    axes = [fig.add_subplot(1, n, k + 1) for k in range(n)]
+    colour = {name: f"C{i % 10}" for i, name in enumerate(names)}
+    for ax, (column, heading) in zip(axes, panels):
+        for name in names:
+            pts = [(int(r["epoch"]), float(r[column])) for r in runs[name]
+                   if column in r and r[column] is not None and np.isfinite(float(r[column]))]
+            if not pts:
+                continue
+            xs, ys = zip(*pts)
+            ax.plot(xs, ys, marker="o", markersize=3, color=colour[name])
+            best = best_epochs.get(name)
+            if best is not None and int(best) in xs:
+                k = xs.index(int(best))
+                ax.plot([xs[k]], [ys[k]], marker="*", markersize=13, color=colour[name],
+                        markeredgecolor="black", linestyle="none")
+        mark = arrow(column)
+        ax.set_title(f"{heading} ({'higher' if mark == '↑' else 'lower'} is better)" if mark else heading,
+                     fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour[name], marker="o", markersize=3,
+                      label=f"{name} (best epoch {best_epochs.get(name)})" if best_epochs.get(name) is not None
+                      else name) for name in names]
+    handles.append(Line2D([], [], color="0.3", marker="*", markersize=11, markeredgecolor="black",
+                          linestyle="none", label="best epoch (kept checkpoint)"))
+    fig.suptitle(title)
+    ncol = min(len(handles), 3)
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    rows = -(-len(handles) // ncol)
+    fig.tight_layout(rect=(0, 0.05 + 0.05 * rows, 1, 0.95))
+    return _save(fig, path)
+
+
+def swing_distribution(path: str | os.PathLike, results: Mapping[str, object], title: str = "SWING scores") -> Path:
+    """Histograms of the kept SWING scores (log10) and of the neighbours per node, per side.
+
+    results: panel name (e.g. "item-item") -> a :class:`fuserec.graph.swing.SwingResult`.
+    """
+    n = max(len(results), 1)
+    fig = _figure(4.6 * n, 6.4)
+    for k, (name, result) in enumerate(results.items()):
+        scores = np.asarray(result.scores, dtype=np.float64)
+        scores = scores[scores > 0]
+        ax = fig.add_subplot(2, n, k + 1)
+        if scores.size:
+            ax.hist(np.log10(scores), bins=40, color="C0", alpha=0.85)
+            ax.axvline(np.log10(np.median(scores)), color="C3", linestyle="--", label=f"median {np.median(scores):.3g}")
+            ax.legend(fontsize=8)
+        ax.set_title(f"{name}: {scores.size:,} kept scores", fontsize=10)
+        ax.set_xlabel("log10 SWING score")
+        ax.set_ylabel("pairs")
+        ax.grid(True, alpha=0.3)
+        degrees = np.asarray(result.degrees)
+        ax2 = fig.add_subplot(2, n, n + k + 1)
+        ax2.hist(degrees, bins=min(40, max(int(degrees.max()) + 1, 1)) if degrees.size else 10, color="C2", alpha=0.85)
+        covered = float((degrees > 0).mean()) if degrees.size else 0.0
+        ax2.set_title(f"{name}: neighbours per node ({covered:.0%} have any)", fontsize=10)
+        ax2.set_xlabel("kept neighbours")
+        ax2.set_ylabel("nodes")
+        ax2.grid(True, alpha=0.3)
     fig.suptitle(title)
     return _save(fig, path)

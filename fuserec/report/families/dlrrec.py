@@ -46,24 +46,6 @@ def dlrrec_variants(source: str, args: argparse.Namespace | None = None) -> list
     ]
 
 
-def _item_labels(dataset) -> tuple[np.ndarray | None, str]:
-    """A categorical label per item for colouring: first token of the first item token field."""
-    fields = dataset.fields_of("item", "token_seq") + dataset.fields_of("item", "token")
-    if not fields:
-        return None, "label"
-    column = dataset.item_features[fields[0].name]
-
-    def first(cell):
-        if isinstance(cell, (list, tuple, np.ndarray)):
-            return str(cell[0]) if len(cell) else "(none)"
-        return "(none)" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell)
-
-    labels = column.map(first).to_numpy().astype(str)
-    counts = {v: c for v, c in zip(*np.unique(labels, return_counts=True))}
-    top = set(sorted(counts, key=lambda v: -counts[v])[:8])           # keep the legend readable
-    return np.where(np.isin(labels, list(top)), labels, "other"), fields[0].name
-
-
 def projection_section(result: AblationResult) -> list[Section]:
     """2-D projection of the reduced item vectors before/after the contrastive terms."""
     from fuserec.report.plots import projection_scatter
@@ -86,7 +68,9 @@ def projection_section(result: AblationResult) -> list[Section]:
         if not item_keys:
             return []
         sets[title] = emb[item_keys[0]].cpu().numpy()
-    labels, field_name = _item_labels(dataset)
+    from fuserec.report.runs_report import item_categories
+
+    labels, field_name = item_categories(dataset)
     path = projection_scatter(Path(result.out_dir) / "plots" / "item_projection.png", sets, labels,
                               title="reduced item vectors R(e) (2-D PCA)", label_name=field_name)
     text = (f"Reduced item vectors of seed {seed}'s best checkpoints, projected on their own first two "
