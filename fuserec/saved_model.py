@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,10 @@ from torch import nn
 
 from fuserec.config import from_dict
 from fuserec.errors import DataError
-from fuserec.io import atomic_write_json
+from fuserec.io import atomic_write_json, make_temp_folder, replace_folder
 from fuserec.prepare.inputs import PreparedInputs
 from fuserec.serving import ServingData
+from fuserec.tensor_files import check_model_state, read_tensor_file
 
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.pt"
@@ -63,7 +63,7 @@ def save_model(folder: str | os.PathLike, config: dict[str, Any], model: nn.Modu
     if folder.exists() and not (folder.is_dir() and (not any(folder.iterdir()) or is_saved_model(folder))):
         raise DataError("exists and is not a saved model; choose another folder", folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    tmp = make_temp_folder(folder)
     try:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, tmp / WEIGHTS_FILE)
@@ -73,14 +73,7 @@ def save_model(folder: str | os.PathLike, config: dict[str, Any], model: nn.Modu
             "format": SAVED_MODEL_FORMAT, "fuserec_version": __version__,
             "model": config["model"]["name"], "n_users": inputs.n_users, "n_items": inputs.n_items,
             "config": config, "metrics": metrics or {}})
-        os.chmod(tmp, 0o755)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+        replace_folder(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -104,13 +97,9 @@ def read_info(folder: str | os.PathLike) -> dict[str, Any]:
 
 def load_weights(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """A state_dict read with ``torch.load(weights_only=True)`` (DataError when unusable)."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # missing, corrupt, or holding objects outside the allow-list
-        raise DataError(f"cannot read the weights: {exc}", path) from None
+    state = read_tensor_file(path, "weights file", map_location)
     if not isinstance(state, dict):
-        raise DataError("not a state_dict", path)
+        raise DataError(f"the model state is a {type(state).__name__}, not a dict of tensors", path)
     return state
 
 
@@ -131,10 +120,7 @@ def load_model(folder: str | os.PathLike, map_location: str | torch.device = "cp
     serving = ServingData.load(folder)
     model = build_saved(info["config"], inputs)
     state = load_weights(folder / WEIGHTS_FILE, map_location)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise DataError(f"the weights do not fit the {info['model']} model: {str(exc).splitlines()[0]}",
-                        folder / WEIGHTS_FILE) from None
+    check_model_state(model, state, folder / WEIGHTS_FILE)
+    model.load_state_dict(state)
     model.to(map_location).eval()
     return SavedModel(info["config"], model, inputs, serving, info)

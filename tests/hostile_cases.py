@@ -125,17 +125,17 @@ def run_copy(tmp: Path, ctx: Context) -> Path:
     return out
 
 
-def set_best(run: Path, state: dict | bytes) -> None:
-    path = run / "checkpoints" / "best.pt"
+def set_weights(run: Path, state: dict | bytes) -> None:
+    """Replace the run's saved-model weights (what evaluate, recommend and export read)."""
+    path = run / "model" / "weights.pt"
     if isinstance(state, bytes):
         path.write_bytes(state)
     else:
         torch.save(state, path)
-    (run / "checkpoints" / "last.pt").unlink(missing_ok=True)
 
 
-def best_state(ctx: Context) -> dict:
-    return torch.load(ctx.run / "checkpoints" / "best.pt", weights_only=True)
+def weights_state(ctx: Context) -> dict:
+    return torch.load(ctx.run / "model" / "weights.pt", weights_only=True)
 
 
 class Payload:
@@ -323,41 +323,39 @@ def case_converted_garbled_table(tmp, ctx):
 for _cmd in ("evaluate", "recommend", "export"):
     def _wrong_shape(tmp, ctx, _cmd=_cmd):
         run = run_copy(tmp, ctx)
-        state = best_state(ctx)
-        name = next(iter(state["model"]))
-        t = state["model"][name]
-        state["model"][name] = torch.zeros((t.shape[0] + 3, *t.shape[1:]))
-        set_best(run, state)
+        state = weights_state(ctx)
+        name = next(iter(state))
+        t = state[name]
+        state[name] = torch.zeros((t.shape[0] + 3, *t.shape[1:]))
+        set_weights(run, state)
         extra = {"evaluate": [], "recommend": ["--user", "u1"], "export": ["--out", str(tmp / "e.parquet")]}[_cmd]
         return [_cmd, "--run", str(run), *extra]
     _wrong_shape.__name__ = f"case_checkpoint_wrong_shape_{_cmd}"
-    case("internal-error", names="best.pt", says=("size mismatch", "model."))(_wrong_shape)
+    case("internal-error", names="weights.pt", says=("size mismatch", "model."))(_wrong_shape)
 
 
-@case("internal-error", names="best.pt", says=("lacks",))
+@case("internal-error", names="weights.pt", says=("lacks",))
 def case_checkpoint_missing_parameter(tmp, ctx):
     run = run_copy(tmp, ctx)
-    state = best_state(ctx)
-    state["model"].pop(next(iter(state["model"])))
-    set_best(run, state)
+    state = weights_state(ctx)
+    state.pop(next(iter(state)))
+    set_weights(run, state)
     return ["evaluate", "--run", str(run)]
 
 
-@case("internal-error", names="best.pt", says=("not in the model",))
+@case("internal-error", names="weights.pt", says=("not in the model",))
 def case_checkpoint_unexpected_parameter(tmp, ctx):
     run = run_copy(tmp, ctx)
-    state = best_state(ctx)
-    state["model"]["intruder.weight"] = torch.zeros(2)
-    set_best(run, state)
+    state = weights_state(ctx)
+    state["intruder.weight"] = torch.zeros(2)
+    set_weights(run, state)
     return ["evaluate", "--run", str(run)]
 
 
-@case("internal-error", names="best.pt", says=("NoneType",))
-def case_checkpoint_model_missing(tmp, ctx):
+@case("internal-error", names="weights.pt", says=("not a dict of tensors",))
+def case_weights_not_a_state_dict(tmp, ctx):
     run = run_copy(tmp, ctx)
-    state = best_state(ctx)
-    state.pop("model")
-    set_best(run, state)
+    set_weights(run, [1, 2, 3])
     return ["evaluate", "--run", str(run)]
 
 
@@ -529,51 +527,51 @@ def case_invalid_yaml_dataset(tmp, ctx):
     return ["data", "info", str(y)]
 
 
-@case("one-line", names="best.pt", says=("refused", "posix.system"))
+@case("one-line", names="weights.pt", says=("refused", "posix.system"))
 def case_checkpoint_payload(tmp, ctx):
     run = run_copy(tmp, ctx)
-    state = best_state(ctx)
+    state = weights_state(ctx)
     state["extra"] = Payload()
-    set_best(run, state)
+    set_weights(run, state)
     return ["evaluate", "--run", str(run)]
 
 
-@case("one-line", names="best.pt", says=("refused", "Context"))
+@case("one-line", names="weights.pt", says=("refused", "Context"))
 def case_checkpoint_custom_class(tmp, ctx):
     run = run_copy(tmp, ctx)
-    state = best_state(ctx)
+    state = weights_state(ctx)
     state["trainer"] = Context()
-    set_best(run, state)
+    set_weights(run, state)
     return ["recommend", "--run", str(run), "--user", "u1"]
 
 
-@case("one-line", names="best.pt", says=("empty checkpoint",))
+@case("one-line", names="weights.pt", says=("empty weights file",))
 def case_checkpoint_empty(tmp, ctx):
     run = run_copy(tmp, ctx)
-    set_best(run, b"")
+    set_weights(run, b"")
     return ["evaluate", "--run", str(run)]
 
 
-@case("one-line", names="best.pt", says=("truncated",))
+@case("one-line", names="weights.pt", says=("truncated",))
 def case_checkpoint_truncated(tmp, ctx):
     run = run_copy(tmp, ctx)
-    set_best(run, (ctx.run / "checkpoints" / "best.pt").read_bytes()[:300])
+    set_weights(run, (ctx.run / "model" / "weights.pt").read_bytes()[:300])
     return ["export", "--run", str(run)]
 
 
-@case("one-line", names="best.pt", says=("not a fuserec checkpoint",))
+@case("one-line", names="weights.pt", says=("not a dict of tensors",))
 def case_checkpoint_plain_tensor(tmp, ctx):
     run = run_copy(tmp, ctx)
     buf = io.BytesIO()
     torch.save(torch.zeros(3), buf)
-    set_best(run, buf.getvalue())
+    set_weights(run, buf.getvalue())
     return ["evaluate", "--run", str(run)]
 
 
-@case("one-line", names="best.pt", says=("cannot read checkpoint",))
+@case("one-line", names="weights.pt", says=("cannot read weights file",))
 def case_checkpoint_random_bytes(tmp, ctx):
     run = run_copy(tmp, ctx)
-    set_best(run, bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)))
+    set_weights(run, bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)))
     return ["evaluate", "--run", str(run)]
 
 

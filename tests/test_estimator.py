@@ -152,7 +152,7 @@ def test_saved_model_rejects_foreign_or_broken_folders(tmp_path, mf):
         fuserec.Recommender.load(tmp_path)
     mf.save(tmp_path / "m")
     (tmp_path / "m" / "weights.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="cannot read the weights"):
+    with pytest.raises(DataError, match="cannot read weights file"):
         fuserec.Recommender.load(tmp_path / "m")
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")
