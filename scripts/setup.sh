@@ -9,6 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[test]"
-# Spark engine for SWING and text encoding (issue 16); its tests skip without Java (see .ci/run)
-.venv/bin/python -m pip install -q -e ".[spark]"
+# the test extras, and the Spark engine (SWING and text encoding; its tests skip without Java)
+.venv/bin/python -m pip install -q -e ".[test,spark]"
