@@ -77,7 +77,7 @@ def test_equal_with_binding_caps_and_other_constants(spark, amazon_subset, side)
                                                    min_items_per_user=3, min_users_per_item=2, seed=8))
     assert (sampled != capped).nnz > 0  # ... by a seeded sample
     single = swing_from_params(amazon_subset, params)
-    assert single.indices.size > 100
+    assert single.indices.size >= 20  # something to compare (32 item-side, more user-side lists)
     assert_same_lists(single, swing_spark(spark, amazon_subset, params))
 
 
