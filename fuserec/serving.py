@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from fuserec.errors import DataError
+from fuserec.idmaps import IdMaps
 from fuserec.io import atomic_path
 from fuserec.runtime import evaluating, model_device
 
@@ -49,7 +49,7 @@ class Recommendation:
 
 
 @dataclass
-class ServingData:
+class ServingData(IdMaps):
     """Raw ids, item names and the interactions recommending looks at.
 
     user_ids / item_ids: (n_users,) / (n_items,) raw ids (str). item_names: (n_items,) short
@@ -75,22 +75,6 @@ class ServingData:
         return cls(np.asarray(dataset.user_ids, dtype=str), np.asarray(dataset.item_ids, dtype=str),
                    item_descriptions(dataset), seen.indptr.astype(np.int64), seen.indices.astype(np.int64),
                    np.asarray(train.sum(axis=0), dtype=np.float32).ravel(), np.diff(train.indptr).astype(np.int64))
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    @cached_property
-    def user_index(self) -> dict[str, int]:
-        return {str(u): i for i, u in enumerate(self.user_ids)}
-
-    @cached_property
-    def item_index(self) -> dict[str, int]:
-        return {str(u): i for i, u in enumerate(self.item_ids)}
 
     def users_of(self, raw_ids: Iterable) -> np.ndarray:
         """(B,) int64 user indices of raw ids; DataError naming the first unknown one."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Iterable, Literal, Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from fuserec.errors import DataError
+from fuserec.idmaps import IdMaps
 
 log = logging.getLogger("fuserec.data")
 
@@ -43,7 +43,7 @@ class FieldSpec:
 
 
 @dataclass
-class Dataset:
+class Dataset(IdMaps):
     """Interactions between users and items, with ids, splits, side fields and text.
 
     Attributes:
@@ -78,26 +78,8 @@ class Dataset:
 
     # ------------------------------------------------------------------ sizes and ids
     @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    @property
     def n_interactions(self) -> int:
         return len(self.interactions)
-
-    @cached_property
-    def user_index(self) -> dict[str, int]:
-        """Raw user id -> user index."""
-        return {str(u): i for i, u in enumerate(self.user_ids)}
-
-    @cached_property
-    def item_index(self) -> dict[str, int]:
-        """Raw item id -> item index."""
-        return {str(u): i for i, u in enumerate(self.item_ids)}
 
     def user_of(self, raw_id: Any) -> int:
         """Index of raw user id ``raw_id``; :class:`DataError` if unknown."""
