@@ -146,7 +146,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--stages", nargs="+", default=["generate", "encode", "load", "train", "evaluate"])
     ap.add_argument("--merge", type=Path, help="an earlier scale.json whose runs are kept (a run in parts)")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/fuserec-bench-scale"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fuserec-bench-scale")
     ap.add_argument("--worker", nargs=4, metavar=("STAGE", "K", "WORK", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:

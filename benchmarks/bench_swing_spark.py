@@ -171,7 +171,7 @@ def main() -> None:
     ap.add_argument("--tiles", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--repeats", type=int, nargs="+", default=[3, 2, 1], help="pairs per tiling (same order)")
     ap.add_argument("--master", default="local[2]")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/fuserec-bench-swing-spark"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fuserec-bench-swing-spark")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--engines", nargs="+", default=["single", "spark"], help="engines, alternated in this order")
     ap.add_argument("--name", default="swing_spark", help="results file stem under benchmarks/results/")
