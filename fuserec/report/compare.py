@@ -50,30 +50,25 @@ def _signed(value: float, digits: int) -> str:
 
 
 def paired_delta(model: Mapping[Any, float], baseline: Mapping[Any, float], confidence: float = 0.95) -> PairedDelta:
-    """Δ = model − baseline paired by seed (keys); mean and t-interval over the common seeds.
+    """Δ = model − baseline paired by seed (keys); mean and t-interval over the common seeds
+    (:func:`fuserec.stats.paired_difference`).
 
     ``baseline`` (or ``model``) may hold the single key ``None``: a reference value shared by every seed.
     """
-    from scipy import stats
+    from fuserec.stats import paired_difference
 
     if set(baseline) == {None}:
-        common = [s for s in model if _finite(model[s])]
-        diffs = np.array([model[s] - baseline[None] for s in common], dtype=np.float64)
+        pairs = [(model[s], baseline[None]) for s in model]
     elif set(model) == {None}:
-        common = [s for s in baseline if _finite(baseline[s])]
-        diffs = np.array([model[None] - baseline[s] for s in common], dtype=np.float64)
+        pairs = [(model[None], baseline[s]) for s in baseline]
     else:
-        common = [s for s in model if s in baseline and _finite(model[s]) and _finite(baseline[s])]
-        diffs = np.array([model[s] - baseline[s] for s in common], dtype=np.float64)
-    diffs = diffs[np.isfinite(diffs)]
-    n = int(diffs.size)
-    if n == 0:
+        pairs = [(model[s], baseline[s]) for s in model if s in baseline]
+    pairs = [(float(x), float(y)) for x, y in pairs if _finite(x) and _finite(y)]
+    if not pairs:
         return PairedDelta(math.nan, math.nan, math.nan, 0)
-    mean = float(diffs.mean())
-    if n < 2:
-        return PairedDelta(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diffs.std(ddof=1) / math.sqrt(n))
-    return PairedDelta(mean, mean - half, mean + half, n)
+    a, b = np.array(pairs, dtype=np.float64).T
+    mean, low, high = paired_difference(a, b, confidence)
+    return PairedDelta(mean, low, high, len(pairs))
 
 
 def _finite(value: Any) -> bool:
