@@ -340,9 +340,9 @@ def _npy_header(fh, path: Path, field: str | None = None):
         raise DataError(f"not a .npy array (garbled header: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
                         path, field=field) from None
     dtype = np.dtype(dtype)
-    if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufc":
-        raise DataError(f"arrays of dtype {dtype} are not accepted (numbers only; object arrays could "
-                        "run code)", path, field=field)
+    if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biufcUS":
+        raise DataError(f"arrays of dtype {dtype} are not accepted (numbers and fixed-width strings only; "
+                        "object arrays could run code)", path, field=field)
     return tuple(int(n) for n in shape), bool(fortran), dtype
 
 

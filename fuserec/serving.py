@@ -21,7 +21,7 @@ from torch import nn
 
 from fuserec.errors import DataError
 from fuserec.idmaps import IdMaps
-from fuserec.io import atomic_path
+from fuserec.io import atomic_path, read_npz
 from fuserec.runtime import evaluating, model_device
 
 if TYPE_CHECKING:
@@ -116,11 +116,11 @@ class ServingData(IdMaps):
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "ServingData":
         path = Path(folder) / SERVING_FILE
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls(**{k: data[k] for k in cls.__dataclass_fields__})
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"cannot read the serving data: {exc}", path) from None
+        data = read_npz(path)
+        missing = [k for k in cls.__dataclass_fields__ if k not in data]
+        if missing:
+            raise DataError(f"missing array(s) {', '.join(missing)}", path, field=missing[0])
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
 def score_users(model: nn.Module, users: np.ndarray) -> torch.Tensor:

@@ -3,8 +3,8 @@
 An artifact (``swing``, ``pca``...) is stored as ``<root>/prepared/<kind>/<key>.npz`` where
 ``key`` is the SHA-256 of everything it was computed from (:func:`digest`): a re-run with the
 same inputs reads it back, any change of input or parameter computes (and stores) a new one.
-Files are written atomically and read with ``allow_pickle=False``; an unreadable file is
-recomputed.
+Files are written atomically and read through the size-checked :func:`fuserec.io.read_npz`;
+an unreadable file is recomputed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from fuserec.io import atomic_path
+from fuserec.errors import DataError
+from fuserec.io import atomic_path, read_npz
 
 log = logging.getLogger("fuserec.prepare")
 
@@ -53,11 +54,10 @@ class ArtifactCache:
         path = self.path(kind, key)
         if path.is_file():
             try:
-                with np.load(path, allow_pickle=False) as data:
-                    arrays = {name: data[name] for name in data.files}
+                arrays = read_npz(path)
                 log.info("prepared %s read from %s", kind, path)
                 return arrays
-            except (OSError, ValueError) as exc:
+            except DataError as exc:
                 log.warning("cannot read %s (%s): computing it again", path, exc)
         arrays = compute()
         with atomic_path(path) as tmp:

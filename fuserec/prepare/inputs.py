@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import torch
 
 from fuserec.errors import DataError
-from fuserec.io import atomic_path, atomic_write_json
+from fuserec.io import atomic_path, atomic_write_json, read_npz
 
 ARRAYS_FILE = "inputs.npz"
 META_FILE = "inputs.json"
@@ -111,11 +111,7 @@ class PreparedInputs:
             raise DataError(f"not a prepared-inputs file (format {FORMAT_VERSION} expected)", meta_path,
                             field="format_version")
         path = folder / ARRAYS_FILE
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in data.files}
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read prepared inputs: {exc}", path) from None
+        arrays = read_npz(path)
         missing = sorted(set(info.get("arrays", [])) - set(arrays))
         if missing:
             raise DataError(f"missing array(s) {', '.join(missing)}", path, field=missing[0])
