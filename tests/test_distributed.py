@@ -235,17 +235,22 @@ def _simulate_two_ranks(config_path: Path, world: int = 2):
     return model, losses
 
 
-def test_two_process_training_matches_a_single_process_simulation_of_ddp(nproc_run, csv_config):
+def assert_matches_two_rank_simulation(run_dir: Path, config_path: Path) -> None:
+    """The run's epoch losses and last parameters equal a single-process simulation of two DDP ranks."""
     import csv
 
     from fuserec.train.runner import open_run
 
-    model, losses = _simulate_two_ranks(csv_config)
-    rows = list(csv.DictReader((nproc_run / "curves.csv").read_text().splitlines()))
+    model, losses = _simulate_two_ranks(config_path)
+    rows = list(csv.DictReader((run_dir / "curves.csv").read_text().splitlines()))
     assert [float(r["loss"]) for r in rows] == pytest.approx(losses, rel=1e-5)
-    last = open_run(nproc_run, checkpoint="last").model
+    last = open_run(run_dir, checkpoint="last").model
     for name, value in model.state_dict().items():
         torch.testing.assert_close(last.state_dict()[name], value, atol=1e-5, rtol=1e-4)
+
+
+def test_two_process_training_matches_a_single_process_simulation_of_ddp(nproc_run, csv_config):
+    assert_matches_two_rank_simulation(nproc_run, csv_config)
 
 
 @pytest.mark.slow

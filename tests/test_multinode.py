@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from test_distributed import TRAIN_SET, _env, _simulate_two_ranks, csv_config  # noqa: F401 (fixture)
+from test_distributed import TRAIN_SET, _env, assert_matches_two_rank_simulation, csv_config  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -74,16 +74,9 @@ def test_two_nodes_form_one_group_and_stay_in_sync(two_node_run):
 
 
 def test_two_node_losses_and_metrics_match_single_process_references(two_node_run, csv_config):  # noqa: F811
-    import csv
-
     from fuserec.train.runner import open_run
 
-    model, losses = _simulate_two_ranks(csv_config)
-    rows = list(csv.DictReader((two_node_run / "curves.csv").read_text().splitlines()))
-    assert [float(r["loss"]) for r in rows] == pytest.approx(losses, rel=1e-5)
-    last = open_run(two_node_run, checkpoint="last").model
-    for name, value in model.state_dict().items():
-        torch.testing.assert_close(last.state_dict()[name], value, atol=1e-5, rtol=1e-4)
+    assert_matches_two_rank_simulation(two_node_run, csv_config)
     metrics = json.loads((two_node_run / "metrics.json").read_text())
     best = open_run(two_node_run, checkpoint="best")
     test = best.task.evaluate(best.model, "test")  # one process, all users
