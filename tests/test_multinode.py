@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from test_distributed import TRAIN_SET, _env, assert_matches_two_rank_simulation, csv_config  # noqa: F401 (fixture)
 
