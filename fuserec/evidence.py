@@ -61,19 +61,26 @@ class Cell:
     options: Mapping[str, Any]
     split: Mapping[str, Any] = field(default_factory=lambda: dict(RATIO_SPLIT))
     format: str = "synthetic"
-    path: str | None = None
+    path: str | None = None        # a real dataset's folder, relative to :func:`data_root`
 
     def dataset_config(self, seed: int) -> dict[str, Any]:
         options = dict(self.options)
         if self.format == "synthetic":
             options.update(seed=seed, text_seed=seed)
         # One dataset name per seed: cells of a seed share the text-vector cache (reviews, texts).
-        name = f"{self.format}-seed{seed}" if self.format == "synthetic" else self.name
+        # A real dataset keeps one name: its texts do not change with the seed (only the split does).
+        name = f"{self.format}-seed{seed}" if self.format == "synthetic" else self.path.replace("/", "-")
         out = {"format": self.format, "name": name, "options": options,
                "split": dict(self.split, seed=seed)}
         if self.path:
-            out["path"] = self.path
+            out["path"] = str(data_root() / self.path)
         return out
+
+
+def data_root() -> Path:
+    """The shared data folder: ``$FUSEREC_DATA``, else ``../shared/data`` (relative to the working
+    directory, i.e. the repository root)."""
+    return Path(os.environ.get("FUSEREC_DATA", "../shared/data"))
 
 
 @dataclass(frozen=True)
@@ -94,20 +101,40 @@ class Grid:
 
 
 # ---------------------------------------------------------------------- the arms
-def _own(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    return {"semantic": copy.deepcopy(OWN_TEXT_FIELDS), **(extra or {})}
+def _own(extra: Mapping[str, Any] | None = None, fields: Sequence[Mapping[str, Any]] = OWN_TEXT_FIELDS
+         ) -> dict[str, Any]:
+    return {"semantic": copy.deepcopy(list(fields)), **(extra or {})}
 
 
-DLRREC_ARMS = (
-    Arm("dlrm", "dlrm"),
-    Arm("two_step", "two_step", _own()),
-    Arm("dlrrec", "dlrrec", _own()),
-    Arm("dlrrec-shuffled", "dlrrec", _own({"text_control": "shuffled"})),
-    Arm("dlrrec-random", "dlrrec", _own({"text_control": "random"})),
-    Arm("dlrrec-leaky", "dlrrec_leaky", _own()),
-    Arm("dlrm_raw", "dlrm_raw", _own()),
-    Arm("dlrrec-cotrain", "dlrrec", _own({"w_uu": 0.0, "w_ii": 0.0})),
-)
+def dlrrec_arms(fields: Sequence[Mapping[str, Any]] = OWN_TEXT_FIELDS,
+                dlrrec: Mapping[str, Any] | None = None) -> tuple[Arm, ...]:
+    """The DLRREC family reading the text ``fields``: the text-free control at the same d
+    (``dlrm``), raw 384-d vectors (``dlrm_raw``), the paper's two-step V0, the co-trained reduction
+    without the SWING InfoNCE losses (``dlrrec-cotrain``), DLRREC, its two text controls, and the
+    deliberately leaky probe. ``dlrrec``: overrides of every DLRREC arm (e.g. ``w_ii: 0`` where
+    items have no text to contrast)."""
+    own = dict(dlrrec or {})
+    return (
+        Arm("dlrm", "dlrm"),
+        Arm("two_step", "two_step", _own(fields=fields)),
+        Arm("dlrrec", "dlrrec", _own(own, fields)),
+        Arm("dlrrec-shuffled", "dlrrec", _own({**own, "text_control": "shuffled"}, fields)),
+        Arm("dlrrec-random", "dlrrec", _own({**own, "text_control": "random"}, fields)),
+        Arm("dlrrec-leaky", "dlrrec_leaky", _own(own, fields)),
+        Arm("dlrm_raw", "dlrm_raw", _own(fields=fields)),
+        Arm("dlrrec-cotrain", "dlrrec", _own({**own, "w_uu": 0.0, "w_ii": 0.0}, fields)),
+    )
+
+
+DLRREC_ARMS = dlrrec_arms()
+#: ml-latest-small: the tags each user gave and each movie received on TRAINING pairs (users' own
+#: words; empty for most users), and each movie's title and genres (what MiniLM knows of the film).
+ML_TEXT_FIELDS = [{"name": "user_tags", "side": "user", "source": "train_reviews"},
+                  {"name": "item_tags", "side": "item", "source": "train_reviews"},
+                  {"name": "item_text", "side": "item", "source": "metadata"}]
+#: UCI: each user's stated preferences (profile and cuisine / payment files as first-person text).
+UCI_TEXT_FIELDS = [{"name": "user_text", "side": "user", "source": "metadata"}]
+REAL_ARM_NAMES = ("dlrm", "dlrm_raw", "two_step", "dlrrec-cotrain", "dlrrec", "dlrrec-shuffled", "dlrrec-random")
 #: Without id embeddings: a user or item is known only through side fields (and text). In the sparse
 #: regime the id embeddings overfit within a few epochs; these arms ask whether text replaces them.
 NO_ID_ARMS = (
@@ -160,6 +187,17 @@ GRIDS: dict[str, Grid] = {
                                                      split={"method": "cold_items", "ratio": 0.2})],
               GRAPH_ARMS + COLD_GRAPH_ARMS,
               "LightGCN / RLMRec-Con / IRLLRec on the synthetic world, warm and cold items"),
+    "ml": Grid("ml", [Cell("ml-tags", {}, format="movielens", path="movielens/ml-latest-small"),
+                      Cell("ml-tags-colditems", {}, {"method": "cold_items", "ratio": 0.2}, format="movielens",
+                           path="movielens/ml-latest-small")],
+               tuple(a for a in dlrrec_arms(ML_TEXT_FIELDS) if a.name in REAL_ARM_NAMES),
+               "DLRREC family on ml-latest-small: users' and movies' training tags, movie titles and genres"),
+    "uci": Grid("uci", [Cell("uci", {}, format="uci-restaurant", path="uci-restaurant"),
+                        Cell("uci-coldusers", {}, {"method": "cold_users", "ratio": 0.2}, format="uci-restaurant",
+                             path="uci-restaurant")],
+                tuple(a for a in dlrrec_arms(UCI_TEXT_FIELDS, {"w_ii": 0.0}) if a.name in REAL_ARM_NAMES),
+                "DLRREC family on UCI restaurants: users' stated preferences (no item text: no item-item "
+                "InfoNCE)"),
 }
 
 
@@ -293,7 +331,11 @@ def run_grid(grid: Grid, seeds: Iterable[int], out_dir: str | Path, csv_path: st
                           file=sys.stderr, flush=True)
                 start = time.perf_counter()
                 result = train_run(cfg, run_dir, resume=True, dataset=dataset)
-                row = _row(cell, arm, seed, cfg, result, time.perf_counter() - start)
+                seconds = time.perf_counter() - start
+                if "roc_auc" not in result.test:
+                    save_per_user(per_user_path(csv_path, cell.name, arm.name, seed),
+                                  per_user_test_metrics(cfg, run_dir, dataset))
+                row = _row(cell, arm, seed, cfg, result, seconds)
                 _append_row(csv_path, row)
                 done.add((cell.name, arm.name, str(seed)))
                 if progress:
@@ -301,6 +343,72 @@ def run_grid(grid: Grid, seeds: Iterable[int], out_dir: str | Path, csv_path: st
                              if k.startswith("test_") or k in ("best_epoch", "seconds")}
                     print(f"    {shown}", file=sys.stderr, flush=True)
     return read_rows(csv_path)
+
+
+# ---------------------------------------------------------------------- per-user ranking values
+PER_USER_KEYS = ("recall@20", "ndcg@20")
+
+
+def per_user_path(csv_path: str | Path, cell: str, variant: str, seed: int) -> Path:
+    """Where a ranking run's per-user test values live: beside the CSV, ``<csv stem>.per_user/``."""
+    csv_path = Path(csv_path)
+    return csv_path.with_name(f"{csv_path.stem}.per_user") / cell / f"{variant}-seed{seed}.npz"
+
+
+def per_user_test_metrics(cfg, run_dir: Path, dataset) -> dict[str, np.ndarray]:
+    """Per-user test Recall/NDCG@20 of the run's best checkpoint: over all test targets, and over
+    the targets among items without a training interaction (``cold_`` keys; empty when none)."""
+    from fuserec.train.runner import build_task, open_run
+
+    model = open_run(run_dir, checkpoint="best", dataset=dataset).model
+    task = build_task(cfg, dataset)
+    arrays: dict[str, np.ndarray] = {}
+    everyone = task.per_user(model, "test", ks=[20])
+    arrays["users"] = everyone.users.astype(np.int32)
+    arrays.update({k: everyone.metrics[k].astype(np.float32) for k in PER_USER_KEYS})
+    cold_items = np.bincount(task.train.indices, minlength=task.train.shape[1]) == 0
+    if cold_items.any():
+        cold = task.per_user(model, "test", ks=[20], items=cold_items)
+        arrays["cold_users"] = cold.users.astype(np.int32)
+        arrays.update({f"cold_{k}": cold.metrics[k].astype(np.float32) for k in PER_USER_KEYS})
+    return arrays
+
+
+def save_per_user(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` (.npz) atomically."""
+    from fuserec.io import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def per_user_differences(csv_path: str | Path, cell: str, variant: str, baseline: str, metric: str
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paired per-user values of ``variant`` and ``baseline`` in ``cell`` over every seed both
+    have: (a, b, seed of each user), users matched by index within a seed. ``metric`` is a key of
+    :data:`PER_USER_KEYS`, or ``cold_`` + one (targets among cold items only)."""
+    from fuserec.io import read_npz
+
+    users_key = "cold_users" if metric.startswith("cold_") else "users"
+    folder = per_user_path(csv_path, cell, variant, 0).parent
+    parts_a, parts_b, strata = [], [], []
+    for file_a in sorted(folder.glob(f"{variant}-seed*.npz")):
+        seed = int(file_a.stem.rsplit("-seed", 1)[1])
+        file_b = folder / f"{baseline}-seed{seed}.npz"
+        if not file_b.is_file():
+            continue
+        va, vb = read_npz(file_a), read_npz(file_b)
+        if metric not in va or metric not in vb:
+            continue
+        common, ia, ib = np.intersect1d(va[users_key], vb[users_key], return_indices=True)
+        parts_a.append(va[metric][ia])
+        parts_b.append(vb[metric][ib])
+        strata.append(np.full(len(common), seed))
+    if not parts_a:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)
+    return np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(strata)
 
 
 # ---------------------------------------------------------------------- what the text knows
@@ -354,18 +462,45 @@ def summarise(rows: Sequence[Mapping[str, Any]], metric: str, baseline: str,
     return out
 
 
+def add_per_user_bootstrap(summary: Sequence[dict[str, Any]], csv_path: str | Path, metric: str,
+                           baseline: str, confidence: float = 0.95) -> None:
+    """Add to each entry of :func:`summarise` the per-user paired difference against ``baseline``
+    (``boot_*``: mean over the users of every common seed, and a bootstrap interval resampling
+    users within each seed; ``boot_users`` of them) from the per-user files beside ``csv_path``;
+    ``metric`` is a :data:`PER_USER_KEYS` key or ``cold_`` + one."""
+    from fuserec.stats import bootstrap_difference
+
+    for entry in summary:
+        if entry["variant"] == baseline:
+            continue
+        a, b, strata = per_user_differences(csv_path, entry["cell"], entry["variant"], baseline, metric)
+        if len(a):
+            mean, lo, hi = bootstrap_difference(a, b, confidence, strata=strata)
+            entry.update(boot_metric=metric, boot_delta=mean, boot_lo=lo, boot_hi=hi, boot_users=len(a),
+                         boot_seeds=len(np.unique(strata)))
+
+
 def markdown_table(summary: Sequence[Mapping[str, Any]], metric: str, digits: int = 4) -> str:
-    """A markdown table of :func:`summarise`'s output."""
+    """A markdown table of :func:`summarise`'s output (with the per-user bootstrap column when
+    :func:`add_per_user_bootstrap` filled it)."""
     def f(x):
         return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
 
-    lines = [f"| cell | variant | n | {metric} mean ± std | Δ vs baseline [95% CI] | best epochs | at cap |",
-             "| :--- | :--- | ---: | ---: | ---: | :--- | ---: |"]
+    boot = next((e["boot_metric"] for e in summary if "boot_metric" in e), None)
+    head = f"| cell | variant | n | {metric} mean ± std | Δ vs baseline [95% CI over seeds] |"
+    rule = "| :--- | :--- | ---: | ---: | ---: |"
+    if boot:
+        head += f" per-user Δ {boot} [95% bootstrap] (users) |"
+        rule += " ---: |"
+    lines = [head + " best epochs | at cap |", rule + " :--- | ---: |"]
     for e in summary:
         delta = (f"{e['delta']:+.{digits}f} [{f(e['lo'])}, {f(e['hi'])}] vs {e['baseline']}"
                  if "delta" in e else "–")
-        lines.append(f"| {e['cell']} | {e['variant']} | {e['n']} | {f(e['mean'])} ± {f(e['std'])} | {delta} | "
-                     f"{','.join(map(str, e['best_epochs']))} | {e['at_cap']} |")
+        line = f"| {e['cell']} | {e['variant']} | {e['n']} | {f(e['mean'])} ± {f(e['std'])} | {delta} |"
+        if boot:
+            line += (f" {e['boot_delta']:+.{digits}f} [{f(e['boot_lo'])}, {f(e['boot_hi'])}] ({e['boot_users']}) |"
+                     if "boot_delta" in e else " – |")
+        lines.append(line + f" {','.join(map(str, e['best_epochs']))} | {e['at_cap']} |")
     return "\n".join(lines)
 
 
@@ -386,6 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summ.add_argument("--metric", default="test_roc_auc", help="column to summarise")
     summ.add_argument("--baseline", nargs="+", default=["two_step"],
                       help="variant(s) the paired differences are taken against (one table each)")
+    summ.add_argument("--per-user", default=None, metavar="KEY",
+                      help="add a per-user bootstrap column from the ranking runs' per-user files beside the "
+                           "first CSV: recall@20, ndcg@20, or cold_recall@20 / cold_ndcg@20 (targets among "
+                           "items without training interactions only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "run":
@@ -394,8 +533,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     rows = [r for path in args.csv for r in read_rows(path)]
     for baseline in args.baseline:
+        summary = summarise(rows, args.metric, baseline)
+        if args.per_user:
+            add_per_user_bootstrap(summary, args.csv[0], args.per_user, baseline)
         print(f"\nPaired against `{baseline}` ({args.metric}):\n")
-        print(markdown_table(summarise(rows, args.metric, baseline), args.metric))
+        print(markdown_table(summary, args.metric))
     return 0
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fuserec.evidence import Arm, Cell, Grid, markdown_table, read_rows, run_config, run_grid, summarise
+from fuserec.evidence import (Arm, Cell, Grid, markdown_table, per_user_path, read_rows, run_config, run_grid,
+                              summarise)
+from fuserec.io import read_npz
 from fuserec.stats import paired_difference
 
 TINY = {"n_users": 60, "n_items": 30, "n_reviews": 600, "n_cities": 2}
@@ -32,6 +34,11 @@ def test_run_grid_appends_rows_and_resumes(tmp_path, one_torch_thread):
     assert all(0.0 <= float(r["test_roc_auc"]) <= 1.0 for r in dlrm)
     assert all(int(r["best_epoch"]) <= int(r["epochs_run"]) < int(r["epoch_cap"]) for r in dlrm)
     assert dlrm[0]["test_roc_auc"] != dlrm[1]["test_roc_auc"]          # other world, split and init
+    # ranking runs leave their per-user test values beside the CSV, equal to the row's mean
+    for seed, row in ((r["seed"], r) for r in rows if r["variant"] == "pop"):
+        values = read_npz(per_user_path(csv_path, "tiny", "pop", int(seed)))
+        assert float(values["recall@20"].mean()) == pytest.approx(float(row["test_recall@20"]), abs=1e-6)
+    assert not per_user_path(csv_path, "tiny", "dlrm", 0).exists()
     mtime = csv_path.stat().st_mtime_ns
     again = run_grid(grid, [0, 1], tmp_path / "runs", csv_path, progress=False)
     assert again == rows and csv_path.stat().st_mtime_ns == mtime      # nothing retrained
@@ -54,3 +61,17 @@ def test_summarise_pairs_by_seed():
 
 def test_rows_file_is_read_back(tmp_path):
     assert read_rows(tmp_path / "absent.csv") == []
+
+
+def test_real_data_cells_read_the_shared_data_folder(monkeypatch, tmp_path):
+    from fuserec.evidence import GRIDS
+
+    monkeypatch.setenv("FUSEREC_DATA", str(tmp_path))
+    cell = GRIDS["uci"].cells[1]
+    cfg = cell.dataset_config(2)
+    assert cfg["path"] == str(tmp_path / "uci-restaurant") and cfg["options"] == {}
+    assert cfg["split"] == {"method": "cold_users", "ratio": 0.2, "seed": 2}
+    assert cfg["name"] == cell.dataset_config(3)["name"]          # real texts do not change with the seed
+    arms = {a.name: a for a in GRIDS["ml"].arms}
+    assert "dlrm" in arms and "semantic" not in arms["dlrm"].config
+    assert {f["source"] for f in arms["dlrrec"].config["semantic"]} == {"train_reviews", "metadata"}

@@ -6,9 +6,9 @@ import os
 from typing import Sequence
 
 
-def plot_curves(path: str | os.PathLike, epochs: Sequence[int], series: dict[str, Sequence[float]],
-                title: str, ylabel: str) -> None:
-    """Draw one line per ``series`` entry against ``epochs`` and write a PNG atomically.
+def plot_curves(path: str | os.PathLike, epochs: Sequence[float], series: dict[str, Sequence[float]],
+                title: str, ylabel: str, xlabel: str = "epoch", log_x: bool = False) -> None:
+    """Draw one line per ``series`` entry against ``epochs`` (any x: epochs, seconds) and write a PNG atomically.
 
     ``series`` values may hold NaN for epochs without a value (e.g. no evaluation); those points are skipped.
     """
@@ -27,7 +27,9 @@ def plot_curves(path: str | os.PathLike, epochs: Sequence[int], series: dict[str
         if pts:
             xs, ys = zip(*pts)
             ax.plot(xs, ys, marker="o" if len(pts) < 30 else None, markersize=3, label=name)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(xlabel)
+    if log_x:
+        ax.set_xscale("log")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)

@@ -16,9 +16,10 @@ shards of users offers ``metric_sums(model, split, rank, world_size)`` (see
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import TYPE_CHECKING, Iterator, Protocol
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from fuserec.data.dataset import Dataset
@@ -28,6 +29,9 @@ from fuserec.train.batches import Batch, slices
 from fuserec.train.config import EvalConfig
 from fuserec.train.pointwise import PointwiseTask
 from fuserec.train.sampling import NegativeSampler
+
+if TYPE_CHECKING:
+    from fuserec.eval.ranking import PerUserRanking
 
 __all__ = ["Batch", "PointwiseTask", "RankingTask", "Task", "make_task"]
 
@@ -109,25 +113,45 @@ class RankingTask:
                                        exclude=exclude, batch_size=self.eval_config.batch_size)
         return {k: float(v) for k, v in metrics.items()}
 
+    def per_user(self, model: torch.nn.Module, split: str, ks: list[int] | None = None,
+                 users: np.ndarray | None = None, items: np.ndarray | None = None) -> "PerUserRanking":
+        """Per-user full-ranking metrics on ``split`` (for intervals over users).
+
+        users: ``(U,)`` user indices to evaluate (default: every user with a target).
+        items: ``(n_items,)`` bool mask; when given, only targets among these items count (e.g.
+        the cold items: Recall@k of a user is then over their cold test items), and users without
+        such a target are left out. Ranking is still over all items.
+        """
+        from fuserec.eval.ranking import evaluate_ranking_per_user
+
+        target, exclude = self.targets(split)
+        if items is not None:
+            keep = np.asarray(items, dtype=bool)
+            if keep.shape != (target.shape[1],):
+                raise ConfigError(f"items must be a bool mask of shape ({target.shape[1]},), got {keep.shape}", "items")
+            target = (target @ sp.diags(keep.astype(target.dtype))).tocsr()
+            target.eliminate_zeros()
+        device = model_device(model)
+        with evaluating(model):
+            return evaluate_ranking_per_user(lambda u: model.score(u.to(device)).float(), self.train, target,
+                                             ks=tuple(ks or self.eval_config.ks), exclude=exclude,
+                                             batch_size=self.eval_config.batch_size, users=users)
+
     def metric_sums(self, model: torch.nn.Module, split: str, rank: int, world_size: int
                     ) -> tuple[dict[str, float], int]:
         """Per-user metric sums over this shard's users (users with a target, dealt
         ``rank::world_size``) and their number: the pieces of :meth:`evaluate` that add up across
         processes (keys in :meth:`evaluate`'s order, without ``n_users``)."""
-        from fuserec.eval.ranking import METRICS, evaluate_ranking_per_user
+        from fuserec.eval.ranking import METRICS
 
-        target, exclude = self.targets(split)
+        target, _ = self.targets(split)
         ks = sorted({int(k) for k in self.eval_config.ks})
         keys = [f"{name}@{k}" for name in METRICS for k in ks]
         eligible = np.flatnonzero(np.diff(target.indptr) > 0).astype(np.int64)
         mine = eligible[rank::world_size]
         if not len(mine):
             return {k: 0.0 for k in keys}, 0
-        device = model_device(model)
-        with evaluating(model):
-            per_user = evaluate_ranking_per_user(lambda users: model.score(users.to(device)).float(),
-                                                 self.train, target, ks=tuple(ks), exclude=exclude,
-                                                 batch_size=self.eval_config.batch_size, users=mine)
+        per_user = self.per_user(model, split, ks=ks, users=mine)
         return {k: float(per_user.metrics[k].sum()) for k in keys}, len(per_user.users)
 
 

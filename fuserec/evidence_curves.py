@@ -1,0 +1,145 @@
+"""Compute-matched comparisons of an evidence grid's runs: validation quality against training time.
+
+Variants differ in cost per epoch (DLRREC adds SWING InfoNCE terms, IRLLRec an intent tower and
+alignment losses), so "A beats B at convergence" does not say which is better for the same
+compute. From each run directory's ``curves.csv`` (per-epoch ``epoch_seconds`` and validation
+metrics) this module builds, per variant, the best-so-far validation metric (what early stopping
+would keep) against cumulative training seconds, takes the median over seeds on a common time
+grid, and reports each variant's metric at the time budget of the cheapest variant's convergence.
+
+    python -m fuserec.evidence_curves RUN_ROOT/GRID/CELL --metric valid_roc_auc --png curves.png
+
+Training seconds are wall time of the epochs' training loops (evaluation excluded), as measured
+while the grid ran: compare variants of one grid run, not across machines or loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass
+class RunCurve:
+    """One run: cumulative training seconds (E,) and the best-so-far validation metric (E,)."""
+
+    variant: str
+    seed: int
+    seconds: np.ndarray
+    best_so_far: np.ndarray
+
+
+def read_run_curve(run_dir: str | Path, metric: str, mode: str = "max") -> RunCurve | None:
+    """The curve of one run directory named ``<variant>-seed<k>``; None without evaluations."""
+    run_dir = Path(run_dir)
+    path = run_dir / "curves.csv"
+    if not path.is_file():
+        return None
+    seconds, values = [], []
+    elapsed = 0.0
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            elapsed += float(row.get("epoch_seconds") or 0.0)
+            value = row.get(metric)
+            if value not in (None, "") and not math.isnan(float(value)):
+                seconds.append(elapsed)
+                values.append(float(value))
+    if not values:
+        return None
+    best = np.maximum.accumulate(values) if mode == "max" else np.minimum.accumulate(values)
+    variant, _, seed = run_dir.name.rpartition("-seed")
+    return RunCurve(variant, int(seed), np.asarray(seconds), np.asarray(best))
+
+
+def step_at(curve: RunCurve, times: np.ndarray) -> np.ndarray:
+    """The best-so-far metric at each of ``times`` (NaN before the first evaluation; the last
+    value after the run ended, since its early-stopped model stays available)."""
+    index = np.searchsorted(curve.seconds, times, side="right") - 1
+    out = curve.best_so_far[np.clip(index, 0, None)].astype(np.float64)
+    out[index < 0] = np.nan
+    return out
+
+
+def median_curves(curves: Sequence[RunCurve], times: np.ndarray) -> dict[str, np.ndarray]:
+    """Per variant, the median over its seeds of :func:`step_at` on ``times`` (NaN while fewer than
+    half of its seeds have been evaluated)."""
+    out = {}
+    for variant in sorted({c.variant for c in curves}):
+        stack = np.vstack([step_at(c, times) for c in curves if c.variant == variant])
+        valid = np.isfinite(stack).sum(axis=0) * 2 >= len(stack)
+        med = np.full(len(times), np.nan)
+        if valid.any():
+            med[valid] = np.nanmedian(stack[:, valid], axis=0)
+        out[variant] = med
+    return out
+
+
+def compute_matched(curves: Sequence[RunCurve]) -> list[dict[str, float | str]]:
+    """Per variant: median seconds to its best validation value, its median best value, and its
+    median value at the budget B = the smallest of those median seconds-to-best (the cheapest
+    variant's convergence)."""
+    by_variant: dict[str, list[RunCurve]] = {}
+    for c in curves:
+        by_variant.setdefault(c.variant, []).append(c)
+    to_best = {v: float(np.median([c.seconds[int(np.argmax(c.best_so_far == c.best_so_far[-1]))] for c in cs]))
+               for v, cs in by_variant.items()}
+    budget = min(to_best.values())
+    rows = []
+    for variant, cs in sorted(by_variant.items()):
+        at_budget = np.array([step_at(c, np.array([budget]))[0] for c in cs])
+        rows.append({"variant": variant, "seeds": len(cs), "seconds_to_best": to_best[variant],
+                     "best": float(np.median([c.best_so_far[-1] for c in cs])), "budget_seconds": budget,
+                     "at_budget": float(np.nanmedian(at_budget)) if np.isfinite(at_budget).any() else math.nan,
+                     "evaluated_by_budget": int(np.isfinite(at_budget).sum())})
+    return rows
+
+
+def read_cell(cell_dir: str | Path, metric: str, mode: str = "max") -> list[RunCurve]:
+    """Every run curve under one cell folder of an evidence grid (``<variant>-seed<k>/``)."""
+    curves = [read_run_curve(d, metric, mode) for d in sorted(Path(cell_dir).iterdir()) if d.is_dir()]
+    return [c for c in curves if c is not None]
+
+
+def markdown(rows: Sequence[dict], metric: str) -> str:
+    lines = [f"| variant | seeds | median s to best | median best {metric} | median {metric} at budget "
+             f"{rows[0]['budget_seconds']:.1f} s (seeds evaluated by then) |",
+             "| :--- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['seeds']} | {r['seconds_to_best']:.1f} | {r['best']:.4f} | "
+                     f"{r['at_budget']:.4f} ({r['evaluated_by_budget']}) |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fuserec.evidence_curves", description=__doc__.split("\n\n")[0])
+    parser.add_argument("cell_dir", help="one cell folder of an evidence run root (RUN_ROOT/GRID/CELL)")
+    parser.add_argument("--metric", default="valid_roc_auc", help="validation column of curves.csv")
+    parser.add_argument("--mode", choices=("max", "min"), default="max", help="whether larger values are better")
+    parser.add_argument("--png", default=None, help="write the median curves to this PNG")
+    parser.add_argument("--variants", nargs="*", help="only these variants")
+    args = parser.parse_args(argv)
+    curves = [c for c in read_cell(args.cell_dir, args.metric, args.mode)
+              if not args.variants or c.variant in args.variants]
+    if not curves:
+        parser.error(f"no run with a {args.metric} column under {args.cell_dir}")
+    print(markdown(compute_matched(curves), args.metric))
+    if args.png:
+        from fuserec.train.plots import plot_curves
+
+        end = max(c.seconds[-1] for c in curves)
+        start = min(c.seconds[0] for c in curves)
+        times = np.geomspace(max(start, 1e-3), end, 200)
+        plot_curves(args.png, times, median_curves(curves, times), f"{Path(args.cell_dir).name}: median over seeds",
+                    f"best-so-far {args.metric}", xlabel="training seconds (log)", log_x=True)
+        print(f"wrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
