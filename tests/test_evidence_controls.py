@@ -201,3 +201,22 @@ def test_stratified_bootstrap_matches_the_analytic_standard_error():
     assert bootstrap_difference(flat, np.zeros(50), strata=np.zeros(50, int)) == pytest.approx((0.25, 0.25, 0.25))
     with pytest.raises(ValueError):
         bootstrap_difference(diff, np.zeros_like(diff), strata=strata[:10])
+
+
+def test_user_side_representation_is_every_user_input(one_torch_thread):
+    """The probe's x_u: the id and side-field embeddings, then R(e) of the user text, then the dense inputs."""
+    from fuserec.evidence_probe import user_side_representation
+    from fuserec.models.dlrm.variants import TwoStep
+
+    ds = restaurant_world()
+    model = make_model(TwoStep, ds, two_step_config(), semantic=semantic_vectors(ds)).eval()
+    x = user_side_representation(model)
+    users = torch.arange(ds.n_users)
+    with torch.no_grad():
+        vectors = model.side_vectors("user", users)                      # (n, F_u, d)
+        dense = model.side_dense("user", users)
+    assert x.shape == (ds.n_users, vectors.shape[1] * 8 + dense.shape[1])
+    k = model.sparse_keys["user"].index("user_id")
+    np.testing.assert_allclose(x[:, k * 8:(k + 1) * 8], model.embeddings()["user"].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x[:, (vectors.shape[1] - 1) * 8:vectors.shape[1] * 8],
+                               model.embeddings()["user_text"].numpy(), rtol=1e-5, atol=1e-6)
