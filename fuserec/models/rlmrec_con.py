@@ -14,11 +14,12 @@ w multiplies every text-side term (here λ_kd L_kd; IRLLRec's four). With t the 
 
 with ē the mean norm of the batch's user embeddings e_u (detached). The two schedules exclude
 each other (a ConfigError otherwise), so that each run has one. During the warm-up the text-side
-terms are not computed at all: they are logged as 0 and give no gradient (the projectors stay at
-their initialisation, and Adam's state for them untouched, until epoch W + 1). The model learns t
-from the Trainer's ``on_epoch_start`` hook, which is called before every epoch, also after a
-resume and on every DDP rank (before the first call the model counts as in epoch 0). After each
-``loss`` call, :meth:`RLMRecCon.step_diagnostics` returns ``align_gate`` = w, which the Trainer
+terms are not computed at all: they are logged as 0 and give no gradient (with ``reg_scope:
+batch``, the default, the projectors stay at their initialisation and Adam's state for them
+untouched until epoch W + 1; under DDP they are unused parameters then, so keep
+``find_unused_parameters``, the default). The model learns t from the Trainer's
+``on_epoch_start`` hook, which is called before every epoch, also after a resume and on every
+DDP rank (before the first call the model counts as in epoch 0). After each ``loss`` call, :meth:`RLMRecCon.step_diagnostics` returns ``align_gate`` = w, which the Trainer
 averages per epoch into the log and ``curves.csv`` (not into the loss).
 
 Why the gate (measured, docs/results/irllrec/README.md): BPR's gradient on e grows with |e|
