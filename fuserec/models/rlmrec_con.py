@@ -19,8 +19,9 @@ batch``, the default, the projectors stay at their initialisation and Adam's sta
 untouched until epoch W + 1; under DDP they are unused parameters then, so keep
 ``find_unused_parameters``, the default). The model learns t from the Trainer's
 ``on_epoch_start`` hook, which is called before every epoch, also after a resume and on every
-DDP rank (before the first call the model counts as in epoch 0). After each ``loss`` call, :meth:`RLMRecCon.step_diagnostics` returns ``align_gate`` = w, which the Trainer
-averages per epoch into the log and ``curves.csv`` (not into the loss).
+DDP rank (before the first call the model counts as in epoch 0). After each ``loss`` call,
+:meth:`RLMRecCon.step_diagnostics` returns ``align_gate`` = w, which the Trainer averages per
+epoch into the log and ``curves.csv`` (not into the loss).
 
 Why the gate (measured, docs/results/irllrec/README.md): BPR's gradient on e grows with |e|
 while a cosine InfoNCE's gradient on its anchors grows with 1/|e|, so their ratio goes as |e|².
