@@ -16,8 +16,9 @@ the profile / intent text embeddings:
    nodes' x̃ (τ_trans = 1, reference); x = e (default) or r.
 6. L_itm = −mean_i Σ_k softmax(f_t^m(t_i)/τ)_k log softmax(f_t(t_i)/τ)_k, teacher f_t^m an EMA
    of f_t (m = 0.999, updated in :meth:`IRLLRec.on_step_end`, starting equal to f_t).
-7. L = L_bpr + λ_reg L_reg + λ_kd L_kd + λ_pair L_pair + λ_trans L_trans
-       + λ_itm (mix_itm · L_itm + mix_trans · L_trans)       (mix 0.6 / 0.4, reference)
+7. L = L_bpr + λ_reg L_reg + w [λ_kd L_kd + λ_pair L_pair + λ_trans L_trans
+       + λ_itm (mix_itm · L_itm + mix_trans · L_trans)]      (mix 0.6 / 0.4, reference)
+   w: the gate or warm-up factor of :mod:`fuserec.models.rlmrec_con` (1 in the papers).
 
 Logged terms (each already weighted; ``loss`` is their sum): ``bpr``, ``reg``, ``kd``, ``pair``,
 ``trans`` = (λ_trans + λ_itm·mix_trans)·L_trans, ``itm`` = λ_itm·mix_itm·L_itm, and the
@@ -98,6 +99,12 @@ class IRLLRecConfig(TextAlignConfig):
     @property
     def uses_intent_text(self) -> bool:
         return self.use_pair or self.use_trans or self.use_itm
+
+    @property
+    def text_term_names(self) -> tuple[str, ...]:
+        """The text-side loss terms these settings switch on (the keys of ``text_terms``)."""
+        switches = (("kd", self.use_kd), ("pair", self.use_pair), ("trans", self.use_trans), ("itm", self.use_itm))
+        return tuple(name for name, on in switches if on)
 
 
 class IntentTower(nn.Module):

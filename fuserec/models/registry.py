@@ -16,7 +16,8 @@ class's own config dataclass ``Cls.Config`` (built from the YAML ``model:`` sect
 * ``loss(batch) -> dict[str, Tensor]``: the total under ``"loss"``, every other term logged;
 * ``score(users, items=None) -> Tensor``: ``(B, n_items)`` for all items, ``(B,)`` for pairs;
 * ``embeddings() -> dict[str, Tensor]``: ``"user"`` ``(n_users, d)`` and/or ``"item"`` ``(n_items, d)``;
-* optional hooks ``on_epoch_start(epoch)``, ``on_step_end(step)``.
+* optional hooks ``on_epoch_start(epoch)``, ``on_step_end(step)``, and ``step_diagnostics()``
+  (logged, never added to the loss; see :class:`~fuserec.train.trainer.Trainer`).
 """
 
 from __future__ import annotations

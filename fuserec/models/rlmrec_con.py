@@ -5,8 +5,23 @@
     L_kd = Σ_{g ∈ {users, pos, neg}} mean_b [ logsumexp_c cos(e_b, f_s(s)_c)/τ_kd − cos(e_b, f_s(s)_b)/τ_kd ]
     L = L_bpr + λ_reg L_reg + w λ_kd L_kd                (λ_kd 1e-2, τ_kd 0.2)
 
-w = min(1, (ē / ρ)²), with ē the mean norm of the batch's user embeddings e_u (detached) and
-ρ = ``align_gate_norm`` (default 1; 0 switches the gate off), gates every text-side term.
+w multiplies every text-side term (here λ_kd L_kd; IRLLRec's four). With t the training epoch
+(1-based), ρ = ``align_gate_norm`` and W = ``align_warmup_epochs``:
+
+    w = min(1, (ē / ρ)²)            gate (ρ > 0, W = 0; the default, ρ = 1)
+    w = 0 if t ≤ W, else 1          ungated warm-up (W > 0, which needs ρ = 0)
+    w = 1                           the papers' loss (ρ = 0, W = 0)
+
+with ē the mean norm of the batch's user embeddings e_u (detached). The two schedules exclude
+each other (a ConfigError otherwise), so that each run has one. During the warm-up the text-side
+terms are not computed at all: they are logged as 0 and give no gradient (with ``reg_scope:
+batch``, the default, the projectors stay at their initialisation and Adam's state for them
+untouched until epoch W + 1; under DDP they are unused parameters then, so keep
+``find_unused_parameters``, the default). The model learns t from the Trainer's
+``on_epoch_start`` hook, which is called before every epoch, also after a resume and on every
+DDP rank (before the first call the model counts as in epoch 0). After each ``loss`` call,
+:meth:`RLMRecCon.step_diagnostics` returns ``align_gate`` = w, which the Trainer averages per
+epoch into the log and ``curves.csv`` (not into the loss).
 
 Why the gate (measured, docs/results/irllrec/README.md): BPR's gradient on e grows with |e|
 while a cosine InfoNCE's gradient on its anchors grows with 1/|e|, so their ratio goes as |e|².
@@ -18,7 +33,8 @@ RLMRec-Con with ``mean`` layers on ML-100K stays at bpr 0.693 for 8 epochs (vali
 CF embeddings have grown to norm ρ, then leaves the paper's λ unchanged; with it IRLLRec trains
 from Xavier on ML-100K (text) and on Amazon-book (random text vectors). Layers are aggregated
 with ``sum`` by default here (the reference code; LightGCN's own default is ``mean``), which
-makes e L + 1 times larger and the gate open sooner.
+makes e L + 1 times larger and the gate open sooner. The warm-up is the schedule-based
+alternative: BPR alone for W epochs, then the paper's loss unchanged.
 
 Candidates c of each group (``text_mode`` / ``negatives``):
 
@@ -64,7 +80,9 @@ class TextAlignConfig(GraphConfig):
     the side). n_negatives: M, the most candidates per InfoNCE in batch mode.
     text_seed: seed of ``random:`` sources. chunk_size: rows per InfoNCE chunk (bounds memory).
     use_kd: keep L_kd (ablation switch). align_gate_norm: ρ of the gate
-    w = min(1, (mean |e_u| / ρ)²) on the text-side terms (0: no gate).
+    w = min(1, (mean |e_u| / ρ)²) on the text-side terms (0: no gate). align_warmup_epochs: W,
+    the text-side terms off for the first W training epochs and at full weight after (0: no
+    warm-up; W > 0 needs ``align_gate_norm: 0``). See the module docstring.
     cold_start: ``text_ridge`` scores entities without training interactions (cold users/items)
     from their profile text: at evaluation, a ridge map (strength ``cold_start_ridge``) from the
     profile vector to the final CF embedding, fitted on the side's warm entities, gives the cold
@@ -85,16 +103,31 @@ class TextAlignConfig(GraphConfig):
     chunk_size: int = 1024
     use_kd: bool = True
     align_gate_norm: float = 1.0
+    align_warmup_epochs: int = 0
     cold_start: Literal["none", "text_ridge"] = "none"
     cold_start_ridge: float = 1.0
 
     def validate(self) -> None:
         super().validate()
         check_range(self.align_gate_norm, "model.align_gate_norm", 0.0)
+        check_range(self.align_warmup_epochs, "model.align_warmup_epochs", 0)
+        if self.align_warmup_epochs > 0:
+            if self.align_gate_norm > 0:
+                raise ConfigError("a warm-up replaces the gate on the text-side terms: set model.align_gate_norm: 0 "
+                                  "with it (or model.align_warmup_epochs: 0 to keep the gate)",
+                                  "model.align_warmup_epochs")
+            if not self.text_term_names:
+                raise ConfigError("there is no text-side term to warm up (every one is switched off)",
+                                  "model.align_warmup_epochs")
         check_range(self.kd_weight, "model.kd_weight", 0.0)
         check_range(self.kd_temperature, "model.kd_temperature", 0.0, low_inclusive=False)
         check_range(self.n_negatives, "model.n_negatives", 1)
         check_range(self.chunk_size, "model.chunk_size", 1)
+
+    @property
+    def text_term_names(self) -> tuple[str, ...]:
+        """The text-side loss terms these settings switch on (the keys of ``text_terms``)."""
+        return ("kd",) if self.use_kd else ()
 
 
 def text_ridge_fill(e: torch.Tensor, text: torch.Tensor, warm: torch.Tensor, n_users: int,
@@ -166,6 +199,18 @@ class RLMRecCon(LightGCN):
         warm[:self.n_users] = np.diff(train.indptr) > 0
         warm[self.n_users:] = np.bincount(train.indices, minlength=self.n_items) > 0
         self.register_buffer("warm", torch.from_numpy(warm), persistent=False)       # (N,) has training edges
+        self.epoch = 0                                   # the training epoch t, set by on_epoch_start
+        self._diagnostics: dict[str, torch.Tensor] = {}  # of the last loss call
+
+    # ------------------------------------------------------------------ hooks
+    def on_epoch_start(self, epoch: int) -> None:
+        """Record the training epoch t (1-based), which the warm-up schedule reads."""
+        self.epoch = epoch
+
+    def step_diagnostics(self) -> dict[str, torch.Tensor]:
+        """``align_gate``: the factor w on the text-side terms in the last :meth:`loss` call (a
+        detached scalar; absent when there are no text-side terms). Read by the Trainer."""
+        return dict(self._diagnostics)
 
     def final_embeddings(self) -> torch.Tensor:
         """e (N, d); with ``cold_start: text_ridge``, in eval mode, cold entities' rows come from their text."""
@@ -260,13 +305,24 @@ class RLMRecCon(LightGCN):
             mean_norm = out.final[users].norm(dim=1).mean()
             return (mean_norm / rho).square().clamp(max=1.0)
 
+    def warming_up(self) -> bool:
+        """Whether the current epoch t is within the warm-up (t ≤ W, W > 0)."""
+        return 0 < self.cfg.align_warmup_epochs and self.epoch <= self.cfg.align_warmup_epochs
+
     def extra_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
-        """The text-side terms of :meth:`text_terms`, each multiplied by the gate w (logged so)."""
-        terms = self.text_terms(batch, out)
-        if not terms:
-            return terms
-        w = self.align_gate(batch["users"], out)
-        return {name: w * value for name, value in terms.items()}
+        """The text-side terms of :meth:`text_terms`, each multiplied by w (logged so): during the
+        warm-up not computed (zeros, no gradient), otherwise times the gate."""
+        self._diagnostics = {}
+        if not self.cfg.text_term_names:
+            return {}
+        if self.warming_up():
+            w = out.final.new_zeros(())
+            terms = {name: w for name in self.cfg.text_term_names}
+        else:
+            w = self.align_gate(batch["users"], out)
+            terms = {name: w * value for name, value in self.text_terms(batch, out).items()}
+        self._diagnostics = {"align_gate": w}
+        return terms
 
     def text_terms(self, batch: dict[str, torch.Tensor], out: BackboneOutput) -> dict[str, torch.Tensor]:
         """Weighted text-side terms at full weight: here ``kd``."""

@@ -107,6 +107,14 @@ class Trainer:
     ``on_step_end(step)`` are called too. A model with state outside its ``state_dict`` defines
     ``extra_state() -> plain dict/tensors`` and ``load_extra_state(obj)``; checkpoints carry it.
 
+    Diagnostics: a model may define ``step_diagnostics() -> dict[str, Tensor | float]``, scalars
+    of its last ``loss`` call that are worth following over training but are not loss terms
+    (e.g. the weight of a gated term). After every ``loss`` the Trainer reads them and averages
+    them over the epoch exactly like the loss terms (size-weighted, reduced across ranks): they
+    appear in the epoch's log line and as ``curves.csv`` columns, and are plotted in
+    ``plots/diagnostics.png`` instead of ``plots/loss.png``. They are never added to the loss;
+    a name that is also a loss term is an error.
+
     Distributed (``distributed``, default single-process; :func:`fuserec.train.runner.fit_run`
     passes the context of the torchrun group, see :mod:`fuserec.train.distributed`): DDP
     gradients, each rank a shard of the epoch's batches, loss terms and metrics reduced across
@@ -143,6 +151,7 @@ class Trainer:
         self.stopped = False
         self.history: list[dict[str, Any]] = []
         self.curves: list[dict[str, Any]] = []
+        self.diagnostic_names: list[str] = []       # curve columns that came from step_diagnostics
         self._numpy_state: dict | None = None
 
     def add_hook(self, event: str, fn: Callable) -> None:
@@ -215,6 +224,7 @@ class Trainer:
             size = int(next(iter(batch.values())).shape[0])
             terms = self._ddp(batch) if self._ddp is not None else self.model.loss(batch)
             loss = terms["loss"]
+            diagnostics = self._step_diagnostics(terms)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"the loss became {loss.item()} at epoch {epoch}, step {self.step + 1}; "
                                        "lower train.lr or raise the regularisation")
@@ -228,8 +238,9 @@ class Trainer:
                 hook(self, self.step)
             if callable(getattr(self.model, "on_step_end", None)):
                 self.model.on_step_end(self.step)
-            for name, value in terms.items():
-                sums[name] = sums.get(name, 0.0) + float(value.detach()) * size
+            values = {**{name: float(value.detach()) for name, value in terms.items()}, **diagnostics}
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + value * size
             seen += size
         if self.dist.enabled:  # epoch means over the examples of every rank
             totals = all_reduce_sums({**sums, "\0seen": float(seen)}, self.dist)
@@ -255,6 +266,20 @@ class Trainer:
                 save_checkpoint(self._state(), self.run_dir.last_checkpoint)
             self.run_dir.write_curves(self.curves)
         return row
+
+    def _step_diagnostics(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The model's ``step_diagnostics()`` for its last ``loss`` call, as floats (see the class docstring)."""
+        read = getattr(self.model, "step_diagnostics", None)
+        if not callable(read):
+            return {}
+        values = {name: float(value) for name, value in read().items()}
+        for name in values:
+            if name in terms:
+                raise ValueError(f"{type(self.model).__name__}.step_diagnostics() returns {name!r}, "
+                                 "which is also a loss term")
+            if name not in self.diagnostic_names:
+                self.diagnostic_names.append(name)
+        return values
 
     def _evaluate_valid(self, epoch: int) -> dict[str, float]:
         """Evaluate on valid, update best/patience, save best.pt; returns the curve columns."""
@@ -368,6 +393,7 @@ class Trainer:
                 "monitor": self.monitor,
                 "history": self.history,
                 "curves": self.curves,
+                "diagnostics": self.diagnostic_names,
             },
             "config": self.run_config,
         }
@@ -388,12 +414,13 @@ class Trainer:
         self.best_value, self.best_epoch = t["best_value"], t["best_epoch"]
         self.bad_evals, self.stopped = int(t["bad_evals"]), bool(t["stopped"])
         self.history, self.curves = list(t["history"]), list(t["curves"])
+        self.diagnostic_names = list(t.get("diagnostics", []))
 
     def _plot(self) -> None:
         if not self.curves:
             return
         epochs = [r["epoch"] for r in self.curves]
-        skip = {"epoch", "lr", "epoch_seconds", "eval_seconds"}
+        skip = {"epoch", "lr", "epoch_seconds", "eval_seconds", *self.diagnostic_names}
         loss_keys = [k for k in self.curves[0] if k not in skip and not k.startswith("valid_")]
         metric_keys = sorted({k for r in self.curves for k in r if k.startswith("valid_")})
         nan = float("nan")
@@ -401,6 +428,10 @@ class Trainer:
             plot_curves(self.run_dir.plots / "loss.png", epochs,
                         {k: [r.get(k, nan) for r in self.curves] for k in loss_keys},
                         "training loss (epoch mean)", "loss")
+        if self.diagnostic_names:
+            plot_curves(self.run_dir.plots / "diagnostics.png", epochs,
+                        {k: [r.get(k, nan) for r in self.curves] for k in self.diagnostic_names},
+                        "training diagnostics (epoch mean)", "value")
         wanted = [k for k in metric_keys if k.split("_", 1)[1].split("@")[0] in
                   ("recall", "ndcg", "roc_auc", "pr_auc", "accuracy", "log_loss")]
         if wanted:
