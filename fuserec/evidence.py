@@ -159,6 +159,18 @@ COLD_GRAPH_ARMS = (
                                         "cold_start": "text_ridge"}),
 )
 
+#: The align gate w = min(1, (mean |e_u| / rho)^2) on IRLLRec's text terms: rho swept (1 is the default,
+#: the "irllrec" arm), switched off, and an ungated warm-up (text terms off for 5 epochs, then at full weight).
+GATE_ARMS = (
+    Arm("lightgcn", "lightgcn"),
+    Arm("irllrec", "irllrec", {"profile_source": "metadata", "intent_source": "metadata"}),
+    *(Arm(f"irllrec-rho{rho:g}", "irllrec", {"profile_source": "metadata", "intent_source": "metadata",
+                                            "align_gate_norm": rho}) for rho in (0.5, 2.0, 4.0)),
+    Arm("irllrec-nogate", "irllrec", {"profile_source": "metadata", "intent_source": "metadata", "align_gate_norm": 0.0}),
+    Arm("irllrec-warmup5", "irllrec", {"profile_source": "metadata", "intent_source": "metadata",
+                                       "align_gate_norm": 0.0, "align_warmup_epochs": 5}),
+)
+
 
 def _world(informativeness: float, nuisance: float = 0.2, density: Mapping[str, Any] = SPARSE) -> dict[str, Any]:
     base = {k: v for k, v in DEMO_OPTIONS.items() if k not in ("text_informativeness", "text_nuisance",
@@ -174,7 +186,8 @@ GRIDS: dict[str, Grid] = {
     "a": Grid("a", [_cell("inf1-sparse", 1.0), _cell("inf0-sparse", 0.0)], DLRREC_ARMS + NO_ID_ARMS,
               "DLRREC family, informative vs uninformative text, sparse users"),
     "b": Grid("b", [_cell("inf0.5-sparse", 0.5), _cell("inf0.25-sparse", 0.25),
-                    _cell("inf1-dense", 1.0, density=DENSE), _cell("inf0-dense", 0.0, density=DENSE)],
+                    _cell("inf1-dense", 1.0, density=DENSE), _cell("inf0.5-dense", 0.5, density=DENSE),
+                    _cell("inf0.25-dense", 0.25, density=DENSE), _cell("inf0-dense", 0.0, density=DENSE)],
               tuple(a for a in DLRREC_ARMS if a.name != "dlrrec-leaky"),
               "DLRREC family, intermediate informativeness and dense users"),
     "c": Grid("c", [_cell(f"inf1-nuis{q}-sparse", 1.0, q) for q in (0.0, 0.5, 1.0)], DENOISE_ARMS,
@@ -187,6 +200,8 @@ GRIDS: dict[str, Grid] = {
                                                      split={"method": "cold_items", "ratio": 0.2})],
               GRAPH_ARMS + COLD_GRAPH_ARMS,
               "LightGCN / RLMRec-Con / IRLLRec on the synthetic world, warm and cold items"),
+    "gate": Grid("gate", [_cell("inf1-sparse", 1.0)], GATE_ARMS,
+                 "IRLLRec's align gate: rho swept, no gate, and an ungated warm-up (results go with grid d's)"),
     "ml": Grid("ml", [Cell("ml-tags", {}, format="movielens", path="movielens/ml-latest-small"),
                       Cell("ml-tags-colditems", {}, {"method": "cold_items", "ratio": 0.2}, format="movielens",
                            path="movielens/ml-latest-small")],
@@ -356,8 +371,11 @@ def per_user_path(csv_path: str | Path, cell: str, variant: str, seed: int) -> P
 
 
 def per_user_test_metrics(cfg, run_dir: Path, dataset) -> dict[str, np.ndarray]:
-    """Per-user test Recall/NDCG@20 of the run's best checkpoint: over all test targets, and over
-    the targets among items without a training interaction (``cold_`` keys; empty when none)."""
+    """Per-user test Recall/NDCG@20 of the run's best checkpoint: over all test targets; over the
+    targets among items without a training interaction, ranked among all items (``cold_`` keys)
+    and among those cold items only (``coldrank_`` keys, with ``coldrank_random_recall@20``, the
+    expectation of a random order: 20 / the user's number of candidates); no cold keys without
+    cold items."""
     from fuserec.train.runner import build_task, open_run
 
     model = open_run(run_dir, checkpoint="best", dataset=dataset).model
@@ -371,6 +389,14 @@ def per_user_test_metrics(cfg, run_dir: Path, dataset) -> dict[str, np.ndarray]:
         cold = task.per_user(model, "test", ks=[20], items=cold_items)
         arrays["cold_users"] = cold.users.astype(np.int32)
         arrays.update({f"cold_{k}": cold.metrics[k].astype(np.float32) for k in PER_USER_KEYS})
+        among = task.per_user(model, "test", ks=[20], items=cold_items, candidates_only=True)
+        arrays["coldrank_users"] = among.users.astype(np.int32)
+        arrays.update({f"coldrank_{k}": among.metrics[k].astype(np.float32) for k in PER_USER_KEYS})
+        # what a random order of the user's candidates scores in expectation: k / C_u
+        _, exclude = task.targets("test")
+        excluded_cold = 0 if exclude is None else np.asarray(exclude[among.users][:, cold_items].sum(axis=1)).ravel()
+        candidates = cold_items.sum() - excluded_cold
+        arrays["coldrank_random_recall@20"] = (np.minimum(20, candidates) / candidates).astype(np.float32)
     return arrays
 
 
@@ -388,10 +414,10 @@ def per_user_differences(csv_path: str | Path, cell: str, variant: str, baseline
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paired per-user values of ``variant`` and ``baseline`` in ``cell`` over every seed both
     have: (a, b, seed of each user), users matched by index within a seed. ``metric`` is a key of
-    :data:`PER_USER_KEYS`, or ``cold_`` + one (targets among cold items only)."""
+    :data:`PER_USER_KEYS`, or ``cold_`` / ``coldrank_`` + one (see :func:`per_user_test_metrics`)."""
     from fuserec.io import read_npz
 
-    users_key = "cold_users" if metric.startswith("cold_") else "users"
+    users_key = next((f"{p}users" for p in ("coldrank_", "cold_") if metric.startswith(p)), "users")
     folder = per_user_path(csv_path, cell, variant, 0).parent
     parts_a, parts_b, strata = [], [], []
     for file_a in sorted(folder.glob(f"{variant}-seed*.npz")):
@@ -409,6 +435,35 @@ def per_user_differences(csv_path: str | Path, cell: str, variant: str, baseline
     if not parts_a:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=int)
     return np.concatenate(parts_a), np.concatenate(parts_b), np.concatenate(strata)
+
+
+def refresh_per_user(grid: Grid, csv_path: str | Path, out_dir: str | Path) -> int:
+    """Recompute the per-user files of every ranking row of ``csv_path`` whose run directory is
+    under ``out_dir`` (after the per-user metrics gained keys); returns how many were written."""
+    import torch
+
+    from fuserec.data.sources import load_dataset
+    from fuserec.train.runner import resolve_config
+
+    torch.set_num_threads(1)
+    cells = {c.name: c for c in grid.cells}
+    arms = {a.name: a for a in grid.arms}
+    written = 0
+    datasets: dict[tuple[str, int], Any] = {}
+    for row in read_rows(csv_path):
+        if "test_roc_auc" in row and row["test_roc_auc"] not in ("", None):
+            continue
+        cell, arm, seed = cells.get(row["cell"]), arms.get(row["variant"]), int(row["seed"])
+        run_dir = Path(out_dir) / grid.name / row["cell"] / f"{row['variant']}-seed{seed}"
+        if cell is None or arm is None or not (run_dir / "checkpoints" / "best.pt").is_file():
+            continue
+        cfg = resolve_config(run_config(cell, arm, seed))
+        if (cell.name, seed) not in datasets:
+            datasets = {(cell.name, seed): load_dataset(cfg.dataset)}
+        save_per_user(per_user_path(csv_path, cell.name, arm.name, seed),
+                      per_user_test_metrics(cfg, run_dir, datasets[(cell.name, seed)]))
+        written += 1
+    return written
 
 
 # ---------------------------------------------------------------------- what the text knows
@@ -516,6 +571,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     run.add_argument("--cells", nargs="*", help="only these cells")
     run.add_argument("--variants", nargs="*", help="only these variants")
+    refresh = sub.add_parser("per-user", help="recompute the per-user files of a grid's finished ranking runs")
+    refresh.add_argument("grid", choices=sorted(GRIDS), help="which grid")
+    refresh.add_argument("--out", default="runs/evidence", help="root folder of the run directories")
+    refresh.add_argument("--csv", default=None, help="results CSV (default docs/results/evidence/GRID.csv)")
     summ = sub.add_parser("summary", help="print mean ± std and paired Δ tables of a results CSV")
     summ.add_argument("csv", nargs="+", help="results CSV file(s)")
     summ.add_argument("--metric", default="test_roc_auc", help="column to summarise")
@@ -523,13 +582,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="variant(s) the paired differences are taken against (one table each)")
     summ.add_argument("--per-user", default=None, metavar="KEY",
                       help="add a per-user bootstrap column from the ranking runs' per-user files beside the "
-                           "first CSV: recall@20, ndcg@20, or cold_recall@20 / cold_ndcg@20 (targets among "
-                           "items without training interactions only)")
+                           "first CSV: recall@20, ndcg@20; cold_recall@20 / cold_ndcg@20 (targets among "
+                           "items without training interactions, ranked among all items); coldrank_recall@20 / "
+                           "coldrank_ndcg@20 (the same targets ranked among those cold items only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.command == "run":
         csv_path = args.csv or f"docs/results/evidence/{args.grid}.csv"
         run_grid(GRIDS[args.grid], range(args.seeds), args.out, csv_path, args.threads, args.cells, args.variants)
+        return 0
+    if args.command == "per-user":
+        csv_path = args.csv or f"docs/results/evidence/{args.grid}.csv"
+        print(f"{refresh_per_user(GRIDS[args.grid], csv_path, args.out)} per-user files written")
         return 0
     rows = [r for path in args.csv for r in read_rows(path)]
     for baseline in args.baseline:

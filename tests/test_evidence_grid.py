@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fuserec.evidence import (Arm, Cell, Grid, markdown_table, per_user_path, read_rows, run_config, run_grid,
-                              summarise)
+from fuserec.evidence import (Arm, Cell, Grid, markdown_table, per_user_path, read_rows, refresh_per_user, run_config,
+                              run_grid, summarise)
 from fuserec.io import read_npz
 from fuserec.stats import paired_difference
 
@@ -39,6 +39,11 @@ def test_run_grid_appends_rows_and_resumes(tmp_path, one_torch_thread):
         values = read_npz(per_user_path(csv_path, "tiny", "pop", int(seed)))
         assert float(values["recall@20"].mean()) == pytest.approx(float(row["test_recall@20"]), abs=1e-6)
     assert not per_user_path(csv_path, "tiny", "dlrm", 0).exists()
+    before = read_npz(per_user_path(csv_path, "tiny", "pop", 1))
+    per_user_path(csv_path, "tiny", "pop", 1).unlink()
+    assert refresh_per_user(grid, csv_path, tmp_path / "runs") == 2      # the two pop runs
+    after = read_npz(per_user_path(csv_path, "tiny", "pop", 1))
+    assert sorted(after) == sorted(before) and all(np.array_equal(after[k], before[k]) for k in before)
     mtime = csv_path.stat().st_mtime_ns
     again = run_grid(grid, [0, 1], tmp_path / "runs", csv_path, progress=False)
     assert again == rows and csv_path.stat().st_mtime_ns == mtime      # nothing retrained

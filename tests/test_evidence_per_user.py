@@ -14,14 +14,16 @@ from fuserec.evidence import (add_per_user_bootstrap, per_user_differences, per_
 from fuserec.stats import bootstrap_difference
 
 
-def brute_force_recall(scores: np.ndarray, train, target, exclude, k: int) -> dict[int, float]:
-    """Recall@k per user with a target: seen (train + exclude) items masked, top k by score."""
+def brute_force_recall(scores: np.ndarray, train, target, exclude, k: int, candidates=None) -> dict[int, float]:
+    """Recall@k per user with a target: seen (train + exclude) items and non-candidates masked, top k by score."""
     out = {}
     for u in range(target.shape[0]):
         wanted = set(target[u].indices)
         if not wanted:
             continue
         s = scores[u].copy()
+        if candidates is not None:
+            s[~candidates] = -np.inf
         s[train[u].indices] = -np.inf
         if exclude is not None:
             s[exclude[u].indices] = -np.inf
@@ -51,6 +53,12 @@ def test_per_user_on_cold_item_targets_matches_brute_force(one_torch_thread):
         want = brute_force_recall(scores, task.train, masked, exclude, 5)
         assert got.users.tolist() == sorted(want)
         np.testing.assert_allclose(got.metrics["recall@5"], [want[u] for u in got.users], atol=1e-6)
+    among = task.per_user(model, "test", ks=[5], items=chosen, candidates_only=True)
+    masked = target.multiply(chosen[None, :]).tocsr()
+    masked.eliminate_zeros()
+    want = brute_force_recall(scores, task.train, masked, exclude, 5, candidates=chosen)
+    np.testing.assert_allclose(among.metrics["recall@5"], [want[u] for u in among.users], atol=1e-6)
+    assert among.metrics["recall@5"].mean() > got.metrics["recall@5"].mean()   # fewer competitors
     assert len(task.per_user(model, "test", ks=[5], items=chosen).users) < len(task.per_user(model, "test", ks=[5]).users)
 
 

@@ -114,28 +114,40 @@ class RankingTask:
         return {k: float(v) for k, v in metrics.items()}
 
     def per_user(self, model: torch.nn.Module, split: str, ks: list[int] | None = None,
-                 users: np.ndarray | None = None, items: np.ndarray | None = None) -> "PerUserRanking":
+                 users: np.ndarray | None = None, items: np.ndarray | None = None,
+                 candidates_only: bool = False) -> "PerUserRanking":
         """Per-user full-ranking metrics on ``split`` (for intervals over users).
 
         users: ``(U,)`` user indices to evaluate (default: every user with a target).
         items: ``(n_items,)`` bool mask; when given, only targets among these items count (e.g.
         the cold items: Recall@k of a user is then over their cold test items), and users without
-        such a target are left out. Ranking is still over all items.
+        such a target are left out. The ranking is over all items, or, with ``candidates_only``,
+        over these items only (the others are excluded like seen items).
         """
         from fuserec.eval.ranking import evaluate_ranking_per_user
 
         target, exclude = self.targets(split)
         if items is not None:
-            keep = np.asarray(items, dtype=bool)
-            if keep.shape != (target.shape[1],):
-                raise ConfigError(f"items must be a bool mask of shape ({target.shape[1]},), got {keep.shape}", "items")
+            keep = self._item_mask(items, target.shape[1])
             target = (target @ sp.diags(keep.astype(target.dtype))).tocsr()
             target.eliminate_zeros()
+            if candidates_only:
+                others = sp.csr_matrix(np.broadcast_to(~keep, target.shape).astype(np.float32))
+                exclude = others if exclude is None else (exclude + others).tocsr()
+        elif candidates_only:
+            raise ConfigError("candidates_only needs an items mask", "items")
         device = model_device(model)
         with evaluating(model):
             return evaluate_ranking_per_user(lambda u: model.score(u.to(device)).float(), self.train, target,
                                              ks=tuple(ks or self.eval_config.ks), exclude=exclude,
                                              batch_size=self.eval_config.batch_size, users=users)
+
+    @staticmethod
+    def _item_mask(items: np.ndarray, n_items: int) -> np.ndarray:
+        keep = np.asarray(items, dtype=bool)
+        if keep.shape != (n_items,):
+            raise ConfigError(f"items must be a bool mask of shape ({n_items},), got {keep.shape}", "items")
+        return keep
 
     def metric_sums(self, model: torch.nn.Module, split: str, rank: int, world_size: int
                     ) -> tuple[dict[str, float], int]:
