@@ -427,12 +427,12 @@ def _train_all(plan: list[tuple[Arm, int]], datasets: dict[int, Dataset], vector
         value = result.test.get(monitor.split("/")[-1], float("nan")) if monitor else float("nan")
         if result.epochs_run == 0:      # pop: nothing to train, so no cap to sit at
             row["peaked_at_cap"] = False
-            how = "no training"
+            how = "fitted" if not cached else "from cache"
         else:
-            how = (f"{result.epochs_run} epochs (best {best}{', stopped early' if result.stopped_early else ''}"
+            how = (f"{'from cache' if cached else 'trained'}, {result.epochs_run} epochs (best {best}"
+                   f"{', stopped early' if result.stopped_early else ''}"
                    f"{', AT THE CAP' if row['peaked_at_cap'] else ''})")
-        log(f"  seed {seed} {arm.name}: {'from cache' if cached else 'trained'}, {how}, test {monitor} {value:.4f}, "
-            f"{record['seconds']:.1f} s")
+        log(f"  seed {seed} {arm.name}: {how}, test {monitor} {value:.4f}, {record['seconds']:.1f} s")
         flags.append(cached)
     return None, (True if all(flags) else False if not any(flags) else None)
 

@@ -47,13 +47,13 @@ class Verdict:
 
     @property
     def answer(self) -> str:
-        """``yes``, ``no``, ``no (worse beyond seed noise)`` or ``cannot tell (...)``."""
+        """``yes``, ``no``, ``no, it is worse beyond seed noise`` or ``cannot tell, ...``."""
         if not self.has_interval:
-            return "cannot tell (fewer than 2 seeds: no interval)"
+            return "cannot tell, fewer than 2 seeds give no interval"
         if self.low > 0:
             return "yes"
         if self.high < 0:
-            return "no (worse beyond seed noise)"
+            return "no, it is worse beyond seed noise"
         return "no"
 
     def interval(self) -> str:
