@@ -120,13 +120,15 @@ def verdict_section(rows: Sequence[Mapping[str, Any]], settings: Sequence[str], 
     table = Table(["variant", "n", f"{name} mean ± std", "best epochs", "at cap"],
                   [[e["variant"], str(e["n"]), f"{e['mean']:.4f} ± {e['std']:.4f}",
                     ", ".join(map(str, e["best_epochs"])), str(e["at_cap"])] for e in stats],
-                  caption=f"classification over seeds: test {name} (mean ± sample std)", kind="verdict-models")
+                  caption=f"classification over seeds: test {name} (mean ± sample std)", kind="verdict-models",
+                  align=["l", "r", "r", "l", "r"])
     found = verdicts(rows, metric=metric)
     deltas = Table(["model − baseline", "Δ mean", "95% interval", "seeds", "beats beyond seed noise"],
                    [[f"{v.model} − {v.baseline}", f"{v.delta:+.4f}",
                      f"[{v.low:+.4f}, {v.high:+.4f}]" if v.has_interval else "—", str(v.n), v.answer]
                     for v in found],
-                   caption=f"paired differences of test {name}, by seed", kind="verdict")
+                   caption=f"paired differences of test {name}, by seed", kind="verdict",
+                   align=["l", "r", "r", "r", "l"])
     capped = capped_runs(rows)
     blocks: list[Any] = [Paragraph(p) for p in settings]
     blocks += [table, deltas,
