@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "default runs/demo-SEED")
     demo.add_argument("--quick", action="store_true",
                       help="the tiny world (see --world quick), 2 seeds and 2 epochs: a smoke test of every stage "
-                           "(every run then sits at the epoch cap, and the verdict says so)")
+                           "(most runs then peak at the epoch cap, and the verdict names them)")
     demo.add_argument("--world", choices=["quick", "demo", "full"], default=None,
                       help="the world's size: quick (80 users, 40 restaurants), demo (the default: 500 users, 150 "
                            "restaurants) or full (3,000 users, 400 restaurants, the evidence grids' size; text "
@@ -78,10 +78,10 @@ def _print_now(line: str) -> None:
 
 
 class _QuietLibraries(logging.Filter):
-    """Keeps the console to the demo's own lines: INFO records of the trainer, the models and
-    the prepared-inputs stage, the report writer and
-    sentence-transformers (per-epoch metric dumps, cache reads) are dropped there; run directories'
-    ``train.log`` files still get them, and warnings always pass."""
+    """Keeps the console to the demo's own lines: INFO records of the trainer, the models, the
+    prepared-inputs stage, the report writer and sentence-transformers (per-epoch metric dumps,
+    cache reads) are dropped there; run directories' ``train.log`` files still get them, and
+    warnings always pass."""
 
     NAMES = ("fuserec.train", "fuserec.models", "fuserec.prepare", "fuserec.report", "sentence_transformers")
 
