@@ -91,13 +91,15 @@ class RunRecord:
 class DatasetExtras:
     """What a caller already has for one dataset (the demo): the loaded dataset, its SWING results
     (``"item-item"`` / ``"user-user"`` -> SwingResult), item text vectors for the map, and the text
-    cache folder holding the template texts."""
+    cache folder holding the template texts; ``user_texts`` (heading -> one text per user, e.g. the
+    users' own bios) replaces the template profile and intent texts of the sample users."""
 
     dataset: Any = None
     swing: Mapping[str, Any] | None = None
     item_text_vectors: np.ndarray | None = None
     text_cache: str | os.PathLike | None = None
     notes: list[str] = field(default_factory=list)
+    user_texts: Mapping[str, Sequence[str]] | None = None
 
 
 @dataclass
@@ -170,7 +172,8 @@ def write_report(runs: Sequence[RunRecord | str | os.PathLike], out_dir: str | o
                  title: str = "fuserec report", baseline: str | Mapping[str, str] | None = None,
                  deep: bool = True, extras: Mapping[str, DatasetExtras] | None = None,
                  intro: Sequence[str] = (), cache_dir: str | os.PathLike | None = None,
-                 unfinished: Sequence[Path] = (), progress: Callable[[str], None] | None = None) -> ReportResult:
+                 unfinished: Sequence[Path] = (), progress: Callable[[str], None] | None = None,
+                 sections: Sequence[Section] = ()) -> ReportResult:
     """Write ``out_dir/report.html`` and ``out_dir/report.md`` for ``runs`` (see the module docstring).
 
     Args:
@@ -184,6 +187,7 @@ def write_report(runs: Sequence[RunRecord | str | os.PathLike], out_dir: str | o
         cache_dir: where SWING results and template texts computed for the report are kept
             (default ``out_dir/cache``).
         unfinished: run folders to list as left out.
+        sections: the caller's own sections, put right after "About this report" (the demo's verdict).
     """
     out_dir = Path(out_dir)
     say = progress or (lambda line: log.info(line))
@@ -208,6 +212,7 @@ def write_report(runs: Sequence[RunRecord | str | os.PathLike], out_dir: str | o
     if unfinished:
         overview.append(Paragraph("Unfinished runs, left out:\n\n" + "\n".join(f"- `{p}`" for p in unfinished)))
     doc.sections.append(Section("About this report", overview))
+    doc.sections += list(sections)
     by_dataset: dict[str, list[RunRecord]] = {}
     for rec in records:
         by_dataset.setdefault(rec.dataset, []).append(rec)
@@ -467,7 +472,7 @@ def _item_map_section(name: str, dataset, best_runs: Mapping[str, RunRecord], ex
     labels, field_name = item_categories(dataset)
     sets: dict[str, np.ndarray] = {}
     if extras.item_text_vectors is not None:
-        sets["item text vectors\n(all-MiniLM-L6-v2 of the profiles)"] = np.asarray(extras.item_text_vectors)
+        sets["item text vectors\n(all-MiniLM-L6-v2)"] = np.asarray(extras.item_text_vectors)
     for task in ("ranking", "pointwise"):
         rec = best_runs.get(task)
         if rec is None:
@@ -545,12 +550,15 @@ def _sample_users_section(name: str, dataset, best_runs: Mapping[str, RunRecord]
     if not users:
         return []
     model = open_run(rec.run_dir, dataset=dataset).model
-    text_cache = Path(extras.text_cache) if extras.text_cache is not None else cache / "texts"
-    profiles = _texts(dataset, "profile", text_cache)
-    intents = _texts(dataset, "intent", text_cache)
+    if extras.user_texts is not None:
+        texts, which = dict(extras.user_texts), "own texts"
+    else:
+        text_cache = Path(extras.text_cache) if extras.text_cache is not None else cache / "texts"
+        texts = {"Profile": _texts(dataset, "profile", text_cache), "Intent": _texts(dataset, "intent", text_cache)}
+        which = "template profile and intent texts"
     blocks: list[Any] = [Paragraph(
         f"Three users with test positives (the one with the most, then users further down that order). Their "
-        f"template profile and intent texts (what the text models encode), and the top-10 of "
+        f"{which} (what the text models encode), and the top-10 of "
         f"**{model_label(rec.label)}** (seed {rec.seed}; the best model of this dataset by its first ranking "
         f"metric) among the items they have not interacted with in train or valid. ✓ = the item is among the "
         f"user's test positives.")]
@@ -562,10 +570,9 @@ def _sample_users_section(name: str, dataset, best_runs: Mapping[str, RunRecord]
         n_train = int(np.diff(dataset.csr("train").indptr)[user])
         blocks.append(Paragraph(f"**User {raw}**: {n_train} training interactions, {len(liked)} test positives; "
                                 f"{hits} of the top-10 are test positives."))
-        if profiles is not None:
-            blocks.append(Paragraph(f"Profile: {profiles[user]}"))
-        if intents is not None:
-            blocks.append(Paragraph(f"Intent: {intents[user]}"))
+        for heading, values in texts.items():
+            if values is not None:
+                blocks.append(Paragraph(f"{heading}: {values[user]}"))
         rows = [[str(r + 1), "✓" if dataset.item_of(item) in liked else "", item_name(dataset, dataset.item_of(item)),
                  f"{score:.3f}"]
                 for r, (item, score) in enumerate(zip(recs.items, recs.scores))]
