@@ -382,7 +382,7 @@ def _train_all(plan: list[tuple[Arm, int]], datasets: dict[int, Dataset], vector
                rows: list[dict[str, Any]], log: Callable[[str], None]) -> tuple[None, bool | None]:
     """Train every (arm, seed) of ``plan`` unless the stage cache has it; fills ``run_dirs`` and
     ``rows`` (:mod:`fuserec.evidence`'s result rows, with best epoch and ``peaked_at_cap``)."""
-    from fuserec.evidence import _row
+    from fuserec.evidence import result_row
     from fuserec.io import atomic_write_json
     from fuserec.models import get_model
     from fuserec.prepare import prepare_inputs
@@ -421,7 +421,7 @@ def _train_all(plan: list[tuple[Arm, int]], datasets: dict[int, Dataset], vector
         best = (metrics.get("best") or {}).get("epoch")
         result = TrainResult(metrics, int(metrics.get("epochs_run") or 0), best, bool(metrics.get("stopped_early")),
                              metrics.get("test") or {})
-        row = _row(cell, arm, seed, config, result, float(record["seconds"]))
+        row = result_row(cell, arm, seed, config, result, float(record["seconds"]))
         rows.append(row)
         monitor = metrics.get("monitor", "")
         value = result.test.get(monitor.split("/")[-1], float("nan")) if monitor else float("nan")

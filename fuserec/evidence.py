@@ -251,7 +251,9 @@ RESULT_KEYS_POINTWISE = ("roc_auc", "pr_auc", "accuracy", "fpr", "fnr", "f1", "l
 RESULT_KEYS_RANKING = ("recall@20", "ndcg@20", "recall@10", "ndcg@10")
 
 
-def _row(cell: Cell, arm: Arm, seed: int, cfg, result, seconds: float) -> dict[str, Any]:
+def result_row(cell: Cell, arm: Arm, seed: int, cfg, result, seconds: float) -> dict[str, Any]:
+    """The CSV row of one finished run: ids, best / run / cap epochs, whether the best epoch sat at
+    the cap, seconds, test metrics and the best validation value of the monitored metric."""
     task_keys = RESULT_KEYS_POINTWISE if "roc_auc" in result.test else RESULT_KEYS_RANKING
     row: dict[str, Any] = {"cell": cell.name, "variant": arm.name, "model": arm.model, "seed": seed,
                            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -350,7 +352,7 @@ def run_grid(grid: Grid, seeds: Iterable[int], out_dir: str | Path, csv_path: st
                 if "roc_auc" not in result.test:
                     save_per_user(per_user_path(csv_path, cell.name, arm.name, seed),
                                   per_user_test_metrics(cfg, run_dir, dataset))
-                row = _row(cell, arm, seed, cfg, result, seconds)
+                row = result_row(cell, arm, seed, cfg, result, seconds)
                 _append_row(csv_path, row)
                 done.add((cell.name, arm.name, str(seed)))
                 if progress:
