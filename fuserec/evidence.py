@@ -561,6 +561,29 @@ def markdown_table(summary: Sequence[Mapping[str, Any]], metric: str, digits: in
     return "\n".join(lines)
 
 
+def contrast_table(rows: Sequence[Mapping[str, Any]], contrasts: Sequence[tuple[str, str]], metric: str,
+                   cells: Sequence[str] | None = None, digits: int = 4) -> str:
+    """A markdown table with one row per cell and one column per (model, baseline) contrast: the
+    paired Δ of ``metric`` and its 95% t-interval over the seeds both have (:func:`summarise`),
+    with the number of pairs; "–" where a cell lacks either variant."""
+    order = list(cells) if cells else list(dict.fromkeys(r["cell"] for r in rows))
+    head = "| cell | " + " | ".join(f"{m} − {b}" for m, b in contrasts) + " |"
+    lines = [head, "| :--- |" + " ---: |" * len(contrasts)]
+    for cell in order:
+        cell_rows = [r for r in rows if r["cell"] == cell]
+        parts = []
+        for model, baseline in contrasts:
+            entry = next((e for e in summarise(cell_rows, metric, baseline) if e["variant"] == model), None)
+            if entry is None or "delta" not in entry or entry["n_pairs"] == 0:
+                parts.append("–")
+                continue
+            mark = " **↑**" if entry["lo"] > 0 else (" **↓**" if entry["hi"] < 0 else "")
+            parts.append(f"{entry['delta']:+.{digits}f} [{entry['lo']:+.{digits}f}, {entry['hi']:+.{digits}f}] "
+                         f"(n={entry['n_pairs']}){mark}")
+        lines.append(f"| {cell} | " + " | ".join(parts) + " |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuserec.evidence", description=__doc__.split("\n\n")[0])
@@ -582,6 +605,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     summ.add_argument("--metric", default="test_roc_auc", help="column to summarise")
     summ.add_argument("--baseline", nargs="+", default=["two_step"],
                       help="variant(s) the paired differences are taken against (one table each)")
+    summ.add_argument("--contrasts", nargs="+", metavar="MODEL:BASELINE",
+                      help="instead of per-variant tables, one table of paired differences: a row per cell, a "
+                           "column per contrast (↑ / ↓: the 95%% interval excludes 0)")
+    summ.add_argument("--cells", nargs="+", help="only these cells, in this order (with --contrasts)")
     summ.add_argument("--per-user", default=None, metavar="KEY",
                       help="add a per-user bootstrap column from the ranking runs' per-user files beside the "
                            "first CSV: recall@20, ndcg@20; cold_recall@20 / cold_ndcg@20 (targets among "
@@ -598,6 +625,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{refresh_per_user(GRIDS[args.grid], csv_path, args.out)} per-user files written")
         return 0
     rows = [r for path in args.csv for r in read_rows(path)]
+    if args.contrasts:
+        pairs = []
+        for text in args.contrasts:
+            model, sep, baseline = text.partition(":")
+            if not sep or not model or not baseline:
+                parser.error(f"--contrasts takes MODEL:BASELINE, got {text!r}")
+            pairs.append((model, baseline))
+        print(contrast_table(rows, pairs, args.metric, args.cells))
+        return 0
     for baseline in args.baseline:
         summary = summarise(rows, args.metric, baseline)
         if args.per_user:

@@ -80,3 +80,19 @@ def test_real_data_cells_read_the_shared_data_folder(monkeypatch, tmp_path):
     arms = {a.name: a for a in GRIDS["ml"].arms}
     assert "dlrm" in arms and "semantic" not in arms["dlrm"].config
     assert {f["source"] for f in arms["dlrrec"].config["semantic"]} == {"train_reviews", "metadata"}
+
+
+def test_contrast_table_marks_intervals_that_exclude_zero():
+    from fuserec.evidence import contrast_table
+
+    rows = [{"cell": c, "variant": v, "seed": str(s), "m": str(x)}
+            for c, table in (("up", {"base": [0.5, 0.6, 0.7], "new": [0.6, 0.71, 0.79]}),
+                             ("flat", {"base": [0.5, 0.6, 0.7], "new": [0.52, 0.57, 0.71]}),
+                             ("alone", {"base": [0.5, 0.6, 0.7]}))
+            for v, xs in table.items() for s, x in enumerate(xs)]
+    table = contrast_table(rows, [("new", "base")], "m").splitlines()
+    assert table[0] == "| cell | new − base |"
+    mean, lo, hi = paired_difference([0.6, 0.71, 0.79], [0.5, 0.6, 0.7])
+    assert table[2] == f"| up | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] (n=3) **↑** |"
+    assert table[3].startswith("| flat | +0.0000 [") and "**" not in table[3]
+    assert table[4] == "| alone | – |"
