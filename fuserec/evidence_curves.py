@@ -100,6 +100,24 @@ def compute_matched(curves: Sequence[RunCurve]) -> list[dict[str, float | str]]:
     return rows
 
 
+def column_by_epoch(cell_dir: str | Path, column: str, epochs: Sequence[int]) -> dict[str, list[float]]:
+    """Per variant of a cell folder, the median over its seeds of ``column`` (a per-epoch column of
+    ``curves.csv``, e.g. the ``align_gate`` weight) at each of ``epochs`` (NaN where no seed ran
+    that epoch)."""
+    values: dict[str, dict[int, list[float]]] = {}
+    for run_dir in sorted(Path(cell_dir).iterdir()):
+        path = run_dir / "curves.csv"
+        if not path.is_file():
+            continue
+        variant = run_dir.name.rpartition("-seed")[0]
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get(column) not in (None, ""):
+                    values.setdefault(variant, {}).setdefault(int(row["epoch"]), []).append(float(row[column]))
+    return {v: [float(np.median(by_epoch[e])) if e in by_epoch else math.nan for e in epochs]
+            for v, by_epoch in sorted(values.items())}
+
+
 def read_cell(cell_dir: str | Path, metric: str, mode: str = "max") -> list[RunCurve]:
     """Every run curve under one cell folder of an evidence grid (``<variant>-seed<k>/``)."""
     curves = [read_run_curve(d, metric, mode) for d in sorted(Path(cell_dir).iterdir()) if d.is_dir()]
@@ -123,7 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("max", "min"), default="max", help="whether larger values are better")
     parser.add_argument("--png", default=None, help="write the median curves to this PNG")
     parser.add_argument("--variants", nargs="*", help="only these variants")
+    parser.add_argument("--column", default=None,
+                        help="instead: the median over seeds of this per-epoch column (e.g. align_gate) at --epochs")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20], help="epochs for --column")
     args = parser.parse_args(argv)
+    if args.column:
+        table = column_by_epoch(args.cell_dir, args.column, args.epochs)
+        print(f"| variant | " + " | ".join(f"epoch {e}" for e in args.epochs) + " |")
+        print("| :--- |" + " ---: |" * len(args.epochs))
+        for variant, row in table.items():
+            if not args.variants or variant in args.variants:
+                print(f"| {variant} | " + " | ".join("–" if math.isnan(x) else f"{x:.3f}" for x in row) + " |")
+        return 0
     curves = [c for c in read_cell(args.cell_dir, args.metric, args.mode)
               if not args.variants or c.variant in args.variants]
     if not curves:

@@ -54,3 +54,16 @@ def test_command_line_writes_the_table_and_png(cell, tmp_path, capsys):
     assert main([str(cell), "--png", str(png)]) == 0
     out = capsys.readouterr().out
     assert "| fast | 2 |" in out and png.stat().st_size > 1000
+
+
+def test_column_by_epoch_is_the_median_over_seeds(tmp_path):
+    from fuserec.evidence_curves import column_by_epoch
+
+    for seed, gate in enumerate(([0.1, 0.5, 1.0], [0.3, 0.7], [0.2, 0.6, 1.0])):
+        folder = tmp_path / f"irllrec-seed{seed}"
+        folder.mkdir()
+        rows = ["epoch,epoch_seconds,align_gate"] + [f"{e},1,{g}" for e, g in enumerate(gate, start=1)]
+        (folder / "curves.csv").write_text("\n".join(rows) + "\n")
+    table = column_by_epoch(tmp_path, "align_gate", [1, 2, 3, 4])
+    np.testing.assert_allclose(table["irllrec"][:3], [0.2, 0.6, 1.0])
+    assert np.isnan(table["irllrec"][3])
