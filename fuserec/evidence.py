@@ -202,6 +202,11 @@ GRIDS: dict[str, Grid] = {
                     _cell("inf0-sparse-colditems", 0.0, split={"method": "cold_items", "ratio": 0.2})],
               GRAPH_ARMS + COLD_GRAPH_ARMS,
               "LightGCN / RLMRec-Con / IRLLRec on the synthetic world, warm and cold items"),
+    "sparsity": Grid("sparsity", [_cell(f"inf1-dense-train{f:g}", 1.0, density=DENSE,
+                                        split={**RATIO_SPLIT, "train_fraction": f}) for f in (0.1, 0.3)],
+                     tuple(a for a in DLRREC_ARMS if a.name in ("dlrm", "two_step", "dlrrec", "dlrrec-shuffled"))
+                     + tuple(a for a in GRAPH_ARMS if a.name in ("lightgcn", "rlmrec_con", "irllrec")),
+                     "sparsity sweep: dense users' training interactions thinned to 10% / 30% (valid, test kept)"),
     "gate": Grid("gate", [_cell("inf1-sparse", 1.0)], GATE_ARMS,
                  "IRLLRec's align gate: rho swept, no gate, and an ungated warm-up (results go with grid d's)"),
     "ml": Grid("ml", [Cell("ml-tags", {}, format="movielens", path="movielens/ml-latest-small"),
