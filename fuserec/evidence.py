@@ -584,6 +584,9 @@ def contrast_table(rows: Sequence[Mapping[str, Any]], contrasts: Sequence[tuple[
             if entry is None or "delta" not in entry or entry["n_pairs"] == 0:
                 parts.append("–")
                 continue
+            if np.isnan(entry["lo"]):
+                parts.append(f"{entry['delta']:+.{digits}f} (n={entry['n_pairs']}, no interval)")
+                continue
             mark = " **↑**" if entry["lo"] > 0 else (" **↓**" if entry["hi"] < 0 else "")
             parts.append(f"{entry['delta']:+.{digits}f} [{entry['lo']:+.{digits}f}, {entry['hi']:+.{digits}f}] "
                          f"(n={entry['n_pairs']}){mark}")

@@ -88,7 +88,8 @@ def test_contrast_table_marks_intervals_that_exclude_zero():
     rows = [{"cell": c, "variant": v, "seed": str(s), "m": str(x)}
             for c, table in (("up", {"base": [0.5, 0.6, 0.7], "new": [0.6, 0.71, 0.79]}),
                              ("flat", {"base": [0.5, 0.6, 0.7], "new": [0.52, 0.57, 0.71]}),
-                             ("alone", {"base": [0.5, 0.6, 0.7]}))
+                             ("alone", {"base": [0.5, 0.6, 0.7]}),
+                             ("once", {"base": [0.5], "new": [0.55]}))
             for v, xs in table.items() for s, x in enumerate(xs)]
     table = contrast_table(rows, [("new", "base")], "m").splitlines()
     assert table[0] == "| cell | new − base |"
@@ -96,3 +97,4 @@ def test_contrast_table_marks_intervals_that_exclude_zero():
     assert table[2] == f"| up | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] (n=3) **↑** |"
     assert table[3].startswith("| flat | +0.0000 [") and "**" not in table[3]
     assert table[4] == "| alone | – |"
+    assert table[5] == "| once | +0.0500 (n=1, no interval) |"
