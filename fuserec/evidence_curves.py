@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -166,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         times = np.geomspace(max(start, 1e-3), end, 200)
         plot_curves(args.png, times, median_curves(curves, times), f"{Path(args.cell_dir).name}: median over seeds",
                     f"best-so-far {args.metric}", xlabel="training seconds (log)", log_x=True)
-        print(f"wrote {args.png}")
+        print(f"wrote {args.png}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ two-step), and the user's dense inputs (the raw 384-d text vectors of ``dlrm_raw
 It answers "did the text reach the representation?": a text-free ``dlrm`` knows the taste only
 through what ids learned from a few ratings; a model fusing informative text should know more.
 
-    python -m fuserec.evidence_probe RUN_ROOT/GRID/CELL     # one row per run: variant, seed, R²
+    python -m fuserec.evidence_probe RUN_ROOT/GRID/CELL     # a row per variant: R² mean ± std, per seed
 """
 
 from __future__ import annotations
@@ -64,9 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("cell_dir", help="one cell folder of an evidence run root (RUN_ROOT/GRID/CELL)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print("variant,seed,r2")
-    for row in probe_cell(args.cell_dir):
-        print(f"{row['variant']},{row['seed']},{row['r2']:.4f}", flush=True)
+    rows = probe_cell(args.cell_dir)
+    print(f"| {Path(args.cell_dir).name}: variant | runs | R² mean ± std | per seed |")
+    print("| :--- | ---: | ---: | :--- |")
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        mine = sorted((r for r in rows if r["variant"] == variant), key=lambda r: r["seed"])
+        r2 = np.array([r["r2"] for r in mine])
+        spread = f"{r2.std(ddof=1):.4f}" if len(r2) > 1 else "–"
+        print(f"| {variant} | {len(r2)} | {r2.mean():.4f} ± {spread} | "
+              + ", ".join(f"{r['seed']}: {r['r2']:.3f}" for r in mine) + " |")
     return 0
 
 
