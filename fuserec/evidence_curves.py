@@ -34,6 +34,7 @@ class RunCurve:
     seed: int
     seconds: np.ndarray
     best_so_far: np.ndarray
+    epoch_seconds: float = math.nan     # median training seconds per epoch
 
 
 def read_run_curve(run_dir: str | Path, metric: str, mode: str = "max") -> RunCurve | None:
@@ -42,11 +43,12 @@ def read_run_curve(run_dir: str | Path, metric: str, mode: str = "max") -> RunCu
     path = run_dir / "curves.csv"
     if not path.is_file():
         return None
-    seconds, values = [], []
+    seconds, values, per_epoch = [], [], []
     elapsed = 0.0
     with open(path, newline="") as fh:
         for row in csv.DictReader(fh):
-            elapsed += float(row.get("epoch_seconds") or 0.0)
+            per_epoch.append(float(row.get("epoch_seconds") or 0.0))
+            elapsed += per_epoch[-1]
             value = row.get(metric)
             if value not in (None, "") and not math.isnan(float(value)):
                 seconds.append(elapsed)
@@ -55,7 +57,7 @@ def read_run_curve(run_dir: str | Path, metric: str, mode: str = "max") -> RunCu
         return None
     best = np.maximum.accumulate(values) if mode == "max" else np.minimum.accumulate(values)
     variant, _, seed = run_dir.name.rpartition("-seed")
-    return RunCurve(variant, int(seed), np.asarray(seconds), np.asarray(best))
+    return RunCurve(variant, int(seed), np.asarray(seconds), np.asarray(best), float(np.median(per_epoch)))
 
 
 def step_at(curve: RunCurve, times: np.ndarray) -> np.ndarray:
@@ -95,6 +97,7 @@ def compute_matched(curves: Sequence[RunCurve]) -> list[dict[str, float | str]]:
     for variant, cs in sorted(by_variant.items()):
         at_budget = np.array([step_at(c, np.array([budget]))[0] for c in cs])
         rows.append({"variant": variant, "seeds": len(cs), "seconds_to_best": to_best[variant],
+                     "epoch_seconds": float(np.median([c.epoch_seconds for c in cs])),
                      "best": float(np.median([c.best_so_far[-1] for c in cs])), "budget_seconds": budget,
                      "at_budget": float(np.nanmedian(at_budget)) if np.isfinite(at_budget).any() else math.nan,
                      "evaluated_by_budget": int(np.isfinite(at_budget).sum())})
@@ -126,12 +129,13 @@ def read_cell(cell_dir: str | Path, metric: str, mode: str = "max") -> list[RunC
 
 
 def markdown(rows: Sequence[dict], metric: str) -> str:
-    lines = [f"| variant | seeds | median s to best | median best {metric} | median {metric} at budget "
-             f"{rows[0]['budget_seconds']:.1f} s (seeds evaluated by then) |",
-             "| :--- | ---: | ---: | ---: | ---: |"]
+    lines = [f"| variant | seeds | median s per epoch | median s to best | median best {metric} | median {metric} "
+             f"at budget {rows[0]['budget_seconds']:.1f} s (seeds evaluated by then) |",
+             "| :--- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['seeds']} | {r['seconds_to_best']:.1f} | {r['best']:.4f} | "
-                     f"{r['at_budget']:.4f} ({r['evaluated_by_budget']}) |")
+        at_budget = ("not yet evaluated" if math.isnan(r["at_budget"]) else f"{r['at_budget']:.4f}")
+        lines.append(f"| {r['variant']} | {r['seeds']} | {r['epoch_seconds']:.3f} | {r['seconds_to_best']:.1f} | "
+                     f"{r['best']:.4f} | {at_budget} ({r['evaluated_by_budget']} of {r['seeds']}) |")
     return "\n".join(lines)
 
 

@@ -48,13 +48,16 @@ def representation_probe(run_dir: str | Path, seed: int = 0) -> float:
     return linear_probe(x, dataset.ground_truth["user_taste"], seed=seed).r2
 
 
-def probe_cell(cell_dir: str | Path) -> list[dict[str, object]]:
-    """One row per run directory ``<variant>-seed<k>`` of a cell: variant, seed, R²."""
+def probe_cell(cell_dir: str | Path, variants: Sequence[str] | None = None) -> list[dict[str, object]]:
+    """One row per run directory ``<variant>-seed<k>`` of a cell (only ``variants`` when given):
+    variant, seed, R²."""
     rows = []
     for run_dir in sorted(Path(cell_dir).iterdir()):
         if not (run_dir / "checkpoints" / "best.pt").is_file():
             continue                                    # not a finished run
         variant, _, seed = run_dir.name.rpartition("-seed")
+        if variants and variant not in variants:
+            continue
         rows.append({"variant": variant, "seed": int(seed), "r2": representation_probe(run_dir)})
     return rows
 
@@ -62,9 +65,10 @@ def probe_cell(cell_dir: str | Path) -> list[dict[str, object]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuserec.evidence_probe", description=__doc__.split("\n\n")[0])
     parser.add_argument("cell_dir", help="one cell folder of an evidence run root (RUN_ROOT/GRID/CELL)")
+    parser.add_argument("--variants", nargs="*", help="only these variants")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = probe_cell(args.cell_dir)
+    rows = [r for r in probe_cell(args.cell_dir, args.variants)]
     print(f"| {Path(args.cell_dir).name}: variant | runs | R² mean ± std | per seed |")
     print("| :--- | ---: | ---: | :--- |")
     for variant in dict.fromkeys(r["variant"] for r in rows):

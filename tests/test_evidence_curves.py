@@ -53,7 +53,7 @@ def test_command_line_writes_the_table_and_png(cell, tmp_path, capsys):
     png = tmp_path / "c.png"
     assert main([str(cell), "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "| fast | 2 |" in out and png.stat().st_size > 1000
+    assert "| fast | 2 | 1.000 | 2.5 |" in out and "not yet evaluated (0 of 2)" in out and png.stat().st_size > 1000
 
 
 def test_column_by_epoch_is_the_median_over_seeds(tmp_path):
