@@ -618,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summ.add_argument("--contrasts", nargs="+", metavar="MODEL:BASELINE",
                       help="instead of per-variant tables, one table of paired differences: a row per cell, a "
                            "column per contrast (↑ / ↓: the 95%% interval excludes 0)")
-    summ.add_argument("--cells", nargs="+", help="only these cells, in this order (with --contrasts)")
+    summ.add_argument("--cells", nargs="+", help="only these cells (with --contrasts: in this order)")
     summ.add_argument("--per-user", default=None, metavar="KEY",
                       help="add a per-user bootstrap column from the ranking runs' per-user files beside the "
                            "first CSV: recall@20, ndcg@20; cold_recall@20 / cold_ndcg@20 (targets among "
@@ -635,6 +635,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{refresh_per_user(GRIDS[args.grid], csv_path, args.out)} per-user files written")
         return 0
     rows = [r for path in args.csv for r in read_rows(path)]
+    if args.cells:
+        rows = [r for r in rows if r["cell"] in args.cells]
     if args.contrasts:
         pairs = []
         for text in args.contrasts:
