@@ -207,6 +207,11 @@ GRIDS: dict[str, Grid] = {
                      tuple(a for a in DLRREC_ARMS if a.name in ("dlrm", "two_step", "dlrrec", "dlrrec-shuffled"))
                      + tuple(a for a in GRAPH_ARMS if a.name in ("lightgcn", "rlmrec_con", "irllrec")),
                      "sparsity sweep: dense users' training interactions thinned to 10% / 30% (valid, test kept)"),
+    "dim": Grid("dim", [_cell("inf1-sparse", 1.0)],
+                tuple(Arm(f"{name}-d{d}", model, {**cfg, "dim": d}) for d in (16, 64)
+                      for name, model, cfg in (("dlrm", "dlrm", {}), ("dlrrec", "dlrrec", _own())))
+                + (Arm("dlrm-d128", "dlrm", {"dim": 128}), Arm("dlrrec-d128", "dlrrec", _own({"dim": 128}))),
+                "dimension sweep with the text-free control at every d (d = 32 is grid a's dlrm / dlrrec)"),
     "gate": Grid("gate", [_cell("inf1-sparse", 1.0)], GATE_ARMS,
                  "IRLLRec's align gate: rho swept, no gate, and an ungated warm-up (results go with grid d's)"),
     "ml": Grid("ml", [Cell("ml-tags", {}, format="movielens", path="movielens/ml-latest-small"),
