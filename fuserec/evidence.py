@@ -463,7 +463,7 @@ def refresh_per_user(grid: Grid, csv_path: str | Path, out_dir: str | Path) -> i
     cells = {c.name: c for c in grid.cells}
     arms = {a.name: a for a in grid.arms}
     written = 0
-    datasets: dict[tuple[str, int], Any] = {}
+    datasets: dict[tuple[str, int], Any] = {}      # the last (cell, seed)'s dataset only: one in memory
     for row in read_rows(csv_path):
         if "test_roc_auc" in row and row["test_roc_auc"] not in ("", None):
             continue
@@ -536,7 +536,7 @@ def add_per_user_bootstrap(summary: Sequence[dict[str, Any]], csv_path: str | Pa
     """Add to each entry of :func:`summarise` the per-user paired difference against ``baseline``
     (``boot_*``: mean over the users of every common seed, and a bootstrap interval resampling
     users within each seed; ``boot_users`` of them) from the per-user files beside ``csv_path``;
-    ``metric`` is a :data:`PER_USER_KEYS` key or ``cold_`` + one."""
+    ``metric`` is a :data:`PER_USER_KEYS` key or ``cold_`` / ``coldrank_`` + one."""
     from fuserec.stats import bootstrap_difference
 
     for entry in summary:
