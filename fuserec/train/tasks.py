@@ -122,25 +122,30 @@ class RankingTask:
         items: ``(n_items,)`` bool mask; when given, only targets among these items count (e.g.
         the cold items: Recall@k of a user is then over their cold test items), and users without
         such a target are left out. The ranking is over all items, or, with ``candidates_only``,
-        over these items only (the others are excluded like seen items).
+        over these items only (the others score ``-inf``, which the evaluation treats like a seen
+        item: never a hit).
         """
         from fuserec.eval.ranking import evaluate_ranking_per_user
 
+        if candidates_only and items is None:
+            raise ConfigError("candidates_only needs an items mask", "items")
         target, exclude = self.targets(split)
+        device = model_device(model)
+        outside = None                                   # (n_items,) bool on device: not a candidate
         if items is not None:
             keep = self._item_mask(items, target.shape[1])
             target = (target @ sp.diags(keep.astype(target.dtype))).tocsr()
             target.eliminate_zeros()
             if candidates_only:
-                others = sp.csr_matrix(np.broadcast_to(~keep, target.shape).astype(np.float32))
-                exclude = others if exclude is None else (exclude + others).tocsr()
-        elif candidates_only:
-            raise ConfigError("candidates_only needs an items mask", "items")
-        device = model_device(model)
+                outside = torch.from_numpy(~keep).to(device)
+
+        def score(batch_users: torch.Tensor) -> torch.Tensor:
+            scores = model.score(batch_users.to(device)).float()                 # (B, n_items)
+            return scores if outside is None else scores.masked_fill(outside, float("-inf"))
+
         with evaluating(model):
-            return evaluate_ranking_per_user(lambda u: model.score(u.to(device)).float(), self.train, target,
-                                             ks=tuple(ks or self.eval_config.ks), exclude=exclude,
-                                             batch_size=self.eval_config.batch_size, users=users)
+            return evaluate_ranking_per_user(score, self.train, target, ks=tuple(ks or self.eval_config.ks),
+                                             exclude=exclude, batch_size=self.eval_config.batch_size, users=users)
 
     @staticmethod
     def _item_mask(items: np.ndarray, n_items: int) -> np.ndarray:
