@@ -16,6 +16,10 @@ Implementations:
   ``torch.optim.Adagrad``; run in a separate interpreter (``--python``, default
   ``$FUSEREC_TORCHREC_PYTHON``, else ``../torchrec-venv/bin/python`` next to the repository, which
   ``benchmarks/make_torchrec_env.sh`` creates) so that TorchRec never touches the project's environment.
+* ``mlp_floor``: the same DenseArch, interaction and OverArch with the 26 pooled embeddings replaced
+  by a fixed (B, 26, 16) tensor (its gradient is still computed, nothing updates it): the work
+  every implementation does besides its tables. ``torchrec_fused``'s step time over this one's is
+  the most any table implementation could gain over TorchRec on this benchmark.
 * ``torchrec_fused``: TorchRec's ``FusedEmbeddingBagCollection`` (fbgemm table-batched
   embeddings with the Adagrad update fused into the backward) with Adagrad for the MLPs.
 
@@ -115,7 +119,7 @@ def time_train_and_infer(model, forward, opt, batches, warmup: int) -> dict:
 
 
 # ---------------------------------------------------------------------- fuserec
-def fuserec_model(sparse: bool, fused: str | None = None):
+def fuserec_model(sparse: bool, fused: str | None = None, floor: bool = False):
     sys.path.insert(0, str(ROOT))
     from torch import nn
 
@@ -130,18 +134,24 @@ def fuserec_model(sparse: bool, fused: str | None = None):
             self.inter = InteractionArch(N_SPARSE)
             self.over = OverArch(DIM + self.inter.output_pairs, TOP)
 
+            if floor:      # the tables' output without the tables (see ``mlp_floor``)
+                self.pooled = nn.Parameter(0.01 * torch.randn(BATCH, N_SPARSE, DIM))
+
         def forward(self, dense, features):
-            return self.over(self.inter(self.dense_arch(dense), self.sparse_arch(features)))
+            pooled = self.pooled if floor else self.sparse_arch(features)
+            return self.over(self.inter(self.dense_arch(dense), pooled))
 
     return BenchDLRM()
 
 
 def run_fuserec(batches, threads: int, warmup: int, mode: str) -> dict:
-    """``mode``: ``sparse`` (sparse table gradients), ``dense`` or ``fused`` (Adagrad in the backward)."""
+    """``mode``: ``sparse`` (sparse table gradients), ``dense``, ``fused`` (Adagrad in the backward) or
+    ``floor`` (no tables: see ``mlp_floor``)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = fuserec_model(mode == "sparse", "adagrad" if mode == "fused" else None)
-    params = [p for n, p in model.named_parameters() if mode != "fused" or not n.startswith("sparse_arch.")]
+    model = fuserec_model(mode == "sparse", "adagrad" if mode == "fused" else None, floor=mode == "floor")
+    params = [p for n, p in model.named_parameters()
+              if not (mode in ("fused", "floor") and n.startswith("sparse_arch.")) and n != "pooled"]
     opt = torch.optim.Adagrad(params, lr=0.01)
     arange = torch.arange(BATCH)
     tb = [{"dense": torch.from_numpy(b["dense"]), "ids": [torch.from_numpy(r) for r in b["ids"]],
@@ -199,7 +209,8 @@ def worker(args) -> None:
         res = run_torchrec(batches, args.threads, args.warmup, fused=impl == "torchrec_fused")
     else:
         res = run_fuserec(batches, args.threads, args.warmup,
-                          {"fuserec": "sparse", "fuserec_dense": "dense", "fuserec_fused": "fused"}[impl])
+                          {"fuserec": "sparse", "fuserec_dense": "dense", "fuserec_fused": "fused",
+                           "mlp_floor": "floor"}[impl])
     res.update({"impl": impl, "threads": args.threads, "peak_rss_mb": peak_rss_mb(), "torch": torch.__version__})
     if impl.startswith("torchrec"):
         import importlib.metadata as md
@@ -234,7 +245,8 @@ def main() -> None:
                              "benchmarks/make_torchrec_env.sh makes it); default $FUSEREC_TORCHREC_PYTHON "
                              "or ../torchrec-venv/bin/python")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up + 3 timed iterations")
-    parser.add_argument("--impls", default="fuserec_fused,torchrec_fused,fuserec,torchrec,fuserec_dense")
+    parser.add_argument("--impls", default="fuserec_fused,torchrec_fused,fuserec,mlp_floor,torchrec,fuserec_dense",
+                        help="comma-separated implementations to run (see the module docstring)")
     args = parser.parse_args()
     if args.quick:
         args.warmup, args.iters, args.rounds = 1, 3, 1
@@ -281,7 +293,7 @@ def main() -> None:
                          "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
                          "loadavg_1min": [round(r["loadavg_before"][0], 2) for r in mine]})
     speedups = {}
-    for threads, mine, ref in [(t, m, r) for t in thread_counts for m in ("fuserec_fused", "fuserec")
+    for threads, mine, ref in [(t, m, r) for t in thread_counts for m in ("fuserec_fused", "fuserec", "mlp_floor")
                                for r in ("torchrec_fused", "torchrec")]:
         ratios_t, ratios_i, ratios_cpu = [], [], []
         for rnd in range(args.rounds):
@@ -308,7 +320,7 @@ def main() -> None:
                     "python": platform.python_version(), "torch": torch.__version__,
                     "torchrec": versions.get("torchrec"), "fbgemm_gpu_cpu": versions.get("fbgemm_gpu_cpu")},
         "loadavg_start": load_before, "loadavg_end": os.getloadavg(),
-        "note": "shared machine: other processes ran during the measurement; timings are lower bounds",
+        "note": quiet_note(load_before, os.getloadavg()),
         "results": rows, "speedup_fuserec_over": speedups, "runs": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -318,6 +330,13 @@ def main() -> None:
     atomic_write_text(RESULTS / "dlrm.json", json.dumps(out, indent=2) + "\n")
     atomic_write_text(RESULTS / "dlrm.md", markdown(out))
     print(markdown(out))
+
+
+def quiet_note(start: tuple, end: tuple) -> str:
+    """What the load average says about the timings (2 cores: above 1.5, another job was running)."""
+    if max(start[0], end[0]) <= 1.5:
+        return "no other heavy job ran (1-minute load at most 1.5 on 2 cores)"
+    return "other processes ran during the measurement; timings are lower bounds"
 
 
 def markdown(out: dict) -> str:
@@ -346,7 +365,9 @@ def markdown(out: dict) -> str:
     if out["speedup_fuserec_over"]:
         lines += ["", "Speed-ups of `fuserec_fused` (Adagrad fused into the tables' backward) and `fuserec` "
                   "(sparse gradients) over each reference, median of the per-round ratios (runs of one round "
-                  "are adjacent in time); `CPU` is the ratio of process CPU time per training step:", ""]
+                  "are adjacent in time); `CPU` is the ratio of process CPU time per training step. "
+                  "`mlp_floor` over a reference is the ceiling: the MLPs and interaction alone, without any "
+                  "table, against that reference's whole step:", ""]
         for key, v in out["speedup_fuserec_over"].items():
             lines.append(f"- {key} threads: training ×{v['train']:.2f} (rounds {v['train_per_round']}; "
                          f"CPU ×{v['train_cpu']:.2f}), inference ×{v['infer']:.2f}")

@@ -17,6 +17,7 @@ from fuserec.config import from_dict
 from fuserec.data.dataset import build_dataset
 from fuserec.losses import info_nce_candidates, info_nce_shared
 from fuserec.models import get_model
+from fuserec.tensor_ops import gather_rows
 from helpers import make_model
 
 
@@ -221,3 +222,20 @@ def test_row_pattern_matches_the_full_pattern_rows():
     torch.testing.assert_close(sub.edge_dot(x), pattern.edge_dot(x)[mask])
     assert torch.autograd.gradcheck(lambda v, x: sub.spmm(v, x), (v, x))
     assert torch.autograd.gradcheck(lambda x: sub.edge_dot(x), (x,))
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5)])
+@pytest.mark.parametrize("row_shape", [(), (4,)])
+def test_gather_rows_equals_advanced_indexing_in_values_and_gradients(shape, row_shape):
+    """gather_rows (index_select forward, index_add backward) against table[ids] (index, index_put)."""
+    gen = torch.Generator().manual_seed(0)
+    table = torch.randn(6, *row_shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    ids = torch.randint(0, 6, shape, generator=gen)                 # repeated ids: gradients accumulate
+    weight = torch.randn(*shape, *row_shape, generator=gen, dtype=torch.float64)
+    ours = gather_rows(table, ids)
+    (grad_ours,) = torch.autograd.grad((ours * weight).sum(), table)
+    ref = table[ids]
+    (grad_ref,) = torch.autograd.grad((ref * weight).sum(), table)
+    assert ours.shape == ref.shape
+    torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+    torch.testing.assert_close(grad_ours, grad_ref, rtol=1e-12, atol=1e-12)

@@ -184,16 +184,20 @@ def test_sparse_pattern_gradients_and_transpose():
         SparsePattern(sp.csr_matrix(np.array([[0, 1], [0, 0]], dtype=np.float32)))
 
 
-def test_intent_tower_matches_dense_reference():
+@pytest.mark.parametrize("intent_layers", [0, 1, 2])
+def test_intent_tower_matches_dense_reference(intent_layers):
+    """r = mean over l of G(e^l) e^l: all L layers (0, the paper) or the first m (the speed option)."""
     ds = tiny_dataset()
-    model = build("irllrec", ds, dim=4, layers=2, n_intents=5, **TEXT)
+    model = build("irllrec", ds, dim=4, layers=2, n_intents=5, intent_layers=intent_layers, **TEXT)
     out = model.propagate()
     r = model.interaction_intent(out).double()
     a, _ = dense_norm_adj(ds)
     U = ds.n_users
     cu, ci = (p.detach().double() for p in (model.intent_tower.user_protos, model.intent_tower.item_protos))
     gs = []
-    for x in out.layers[:-1]:
+    used = out.layers[:-1][:intent_layers or None]
+    assert len(used) == (intent_layers or 2)
+    for x in used:
         x = x.detach().double()
         rh = torch.cat([torch.softmax(x[:U] @ cu, 1) @ cu.T, torch.softmax(x[U:] @ ci, 1) @ ci.T])
         rh = rh / rh.norm(dim=1, keepdim=True)
@@ -201,6 +205,13 @@ def test_intent_tower_matches_dense_reference():
         g = alpha / alpha.sum(1, keepdim=True).clamp_min(1e-12)      # isolated nodes: zero rows
         gs.append(g @ x)
     torch.testing.assert_close(r, torch.stack(gs).mean(0), rtol=1e-5, atol=1e-6)
+
+
+def test_intent_layers_is_validated_against_the_backbone_depth():
+    with pytest.raises(ConfigError, match="model.intent_layers"):
+        from_dict(IRLLRecConfig, {"layers": 2, "intent_layers": 3})
+    with pytest.raises(ConfigError, match="model.intent_layers"):
+        from_dict(IRLLRecConfig, {"intent_layers": -1})
 
 
 # ---------------------------------------------------------------------- losses

@@ -18,6 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from fuserec.tensor_ops import gather_rows
+
 Layout = Literal["csr", "coo"]
 
 
@@ -186,7 +188,7 @@ class SparsePattern:
 
     def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
         """The transpose of :meth:`matrix` (same pattern, values permuted; no autograd)."""
-        return self.matrix(values[self.transpose])
+        return self.matrix(gather_rows(values, self.transpose))
 
     @property
     def n_rows(self) -> int:
@@ -264,7 +266,7 @@ class RowPattern(SparsePattern):
 
     def matrix_t(self, values: torch.Tensor) -> torch.Tensor:
         """(N, Q) sparse CSR: the transpose of :meth:`matrix` (no autograd)."""
-        return torch.sparse_csr_tensor(self.crow_t, self.col_t, values[self.perm_t].contiguous(),
+        return torch.sparse_csr_tensor(self.crow_t, self.col_t, gather_rows(values, self.perm_t),
                                        size=(self.n_nodes, self.n_rows), check_invariants=False)
 
     def edge_dot(self, x: torch.Tensor) -> torch.Tensor:
@@ -277,7 +279,7 @@ class _RowEdgeDot(torch.autograd.Function):
     def forward(ctx, pattern, x):  # type: ignore[override]
         ctx.pattern = pattern
         ctx.save_for_backward(x)
-        return _sampled(pattern, x[pattern.rows], x.T)
+        return _sampled(pattern, gather_rows(x, pattern.rows), x.T)
 
     @staticmethod
     def backward(ctx, grad):  # type: ignore[override]
@@ -285,15 +287,19 @@ class _RowEdgeDot(torch.autograd.Function):
         (x,) = ctx.saved_tensors
         grad = grad.contiguous()
         # d/dx_t Σ_e g_e x_h·x_t = Σ_{e into t} g_e x_h ;  d/dx_h = Σ_{e out of h} g_e x_t
-        d_x = torch.sparse.mm(pattern.matrix_t(grad), x[pattern.rows])
+        d_x = torch.sparse.mm(pattern.matrix_t(grad), gather_rows(x, pattern.rows))
         d_x.index_add_(0, pattern.rows, torch.sparse.mm(pattern.matrix(grad), x))
         return None, d_x
 
 
 def _sampled(pattern: "SparsePattern | RowPattern", left: torch.Tensor, right_t: torch.Tensor) -> torch.Tensor:
-    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (rows, d), ``right_t`` (d, N))."""
+    """(E,) ``(left @ right_t)`` at the pattern's entries (``left`` (rows, d), ``right_t`` (d, N)).
+
+    ``right_t`` is passed as it is: the CPU kernel reads it transposed, so ``x.T`` of a contiguous
+    (N, d) ``x`` costs no copy (a ``.contiguous()`` here made one, and the kernel a second).
+    """
     zero = pattern.matrix(left.new_zeros(pattern.col.shape[0]))
-    return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t.contiguous(), beta=0.0).values()
+    return torch.sparse.sampled_addmm(zero, left.contiguous(), right_t, beta=0.0).values()
 
 
 class _PatternSpMM(torch.autograd.Function):
@@ -328,5 +334,5 @@ class _PatternEdgeDot(torch.autograd.Function):
         pattern = ctx.pattern
         (x,) = ctx.saved_tensors
         # d/dx_h Σ_e g_e x_h·x_t = Σ_t (g_ht + g_th) x_t
-        sym = grad + grad[pattern.transpose]
+        sym = grad + gather_rows(grad, pattern.transpose)
         return None, torch.sparse.mm(pattern.matrix(sym.contiguous()), x)

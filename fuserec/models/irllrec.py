@@ -52,6 +52,7 @@ from fuserec.models.registry import register_model
 from fuserec.models.rlmrec_con import BatchNodes, RLMRecCon, TextAlignConfig
 from fuserec.models.text_side import projector
 from fuserec.prepare.inputs import PreparedInputs
+from fuserec.tensor_ops import gather_rows
 
 
 @dataclass
@@ -63,6 +64,10 @@ class IRLLRecConfig(TextAlignConfig):
     τ_trans. trans_target: ``e`` (reference) or ``r``. itm_weight / itm_temperature: λ_itm, τ.
     itm_mix_itm / itm_mix_trans: the 0.6 / 0.4 mix. momentum: EMA m of the teacher.
     use_intent_tower / use_pair / use_trans / use_itm (and use_kd): ablation switches.
+    intent_layers: how many of the tower's layers l = 0..L-1 enter r (0: all L, the paper); m > 0
+    keeps l = 0..m-1, so r = mean_{l<m} g^l. A speed option that changes the model: the tower's
+    cost is linear in the layers it runs (``benchmarks/results/backbones.md`` gives its time and
+    its quality at convergence against the default).
     (The latest reference configs set λ_trans = λ_itm = 1e-7, which switches them off.)
     """
 
@@ -83,11 +88,13 @@ class IRLLRecConfig(TextAlignConfig):
     use_pair: bool = True
     use_trans: bool = True
     use_itm: bool = True
+    intent_layers: int = 0
 
     def validate(self) -> None:
         super().validate()
         check_range(self.n_intents, "model.n_intents", 1)
         check_range(self.itm_nodes, "model.itm_nodes", 0)
+        check_range(self.intent_layers, "model.intent_layers", 0, max(self.layers, 1))
         for key in ("pair_weight", "trans_weight", "itm_weight", "itm_mix_itm", "itm_mix_trans"):
             check_range(getattr(self, key), f"model.{key}", 0.0)
         for key in ("pair_temperature", "trans_temperature", "itm_temperature"):
@@ -110,10 +117,11 @@ class IRLLRecConfig(TextAlignConfig):
 class IntentTower(nn.Module):
     """Component 1: prototypes C_U, C_I (d, K) and the intent-weighted aggregation over A's edges."""
 
-    def __init__(self, pattern: SparsePattern, n_users: int, dim: int, n_intents: int):
+    def __init__(self, pattern: SparsePattern, n_users: int, dim: int, n_intents: int, n_layers: int = 0):
         super().__init__()
         self.pattern = pattern
         self.n_users = n_users
+        self.n_layers = n_layers                    # m: layers entering r (0: all)
         self.user_protos = nn.Parameter(nn.init.xavier_uniform_(torch.empty(dim, n_intents)))   # C_U
         self.item_protos = nn.Parameter(nn.init.xavier_uniform_(torch.empty(dim, n_intents)))   # C_I
 
@@ -131,11 +139,11 @@ class IntentTower(nn.Module):
         r_hat = nn.functional.normalize(self.prototype_mix(x), dim=1)
         alpha = (pattern.edge_dot(r_hat) + 1) / 2                                  # (E,), in [0, 1]
         row = pattern.row_sum(alpha).clamp_min(1e-12)
-        return alpha / row[pattern.edge_rows]
+        return alpha / gather_rows(row, pattern.edge_rows)
 
     def forward(self, layers: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
-        """r = mean_l G(e^l) e^l over l = 0..L-1 (just e⁰ when L = 0): (N, d), or (Q, d) at the
-        distinct node ids ``rows`` (Q,) only.
+        """r = mean_l G(e^l) e^l over l = 0..L-1 (just e⁰ when L = 0; l < m with ``n_layers`` m > 0):
+        (N, d), or (Q, d) at the distinct node ids ``rows`` (Q,) only.
 
         At a row i, g^l_i needs α on i's edges only, i.e. r̂^l at i and its neighbours (the layer
         embeddings e^l of every node come from the backbone): with ``rows`` the edge work (α,
@@ -143,6 +151,8 @@ class IntentTower(nn.Module):
         the same as the full computation's rows (tested), up to float summation order.
         """
         inputs = layers[:-1] if len(layers) > 1 else layers
+        if self.n_layers:
+            inputs = inputs[:self.n_layers]
         self.pattern = self.pattern.to(layers[0].device)
         pattern = self.pattern if rows is None else self.pattern.restrict(rows)
         total = None
@@ -171,7 +181,7 @@ class IRLLRec(RLMRecCon):
         self.intent_tower = None
         if cfg.use_intent_tower:
             pattern = SparsePattern(bipartite_adjacency(inputs.train_matrix()))
-            self.intent_tower = IntentTower(pattern, self.n_users, cfg.dim, cfg.n_intents)
+            self.intent_tower = IntentTower(pattern, self.n_users, cfg.dim, cfg.n_intents, cfg.intent_layers)
         self.intent: torch.Tensor | None = None               # (N, D_t) constant input
         self.intent_proj = self.intent_teacher = None
         if cfg.uses_intent_text:
@@ -198,7 +208,7 @@ class IRLLRec(RLMRecCon):
         (in batch mode the tower then works on those nodes' edges only)."""
         if nodes is not None and not nodes.full:
             if self.intent_tower is None:
-                return out.final[nodes.nodes]
+                return gather_rows(out.final, nodes.nodes)
             return self.intent_tower(out.layers, rows=nodes.nodes)
         return self.intent_tower(out.layers) if self.intent_tower is not None else out.final
 
@@ -250,7 +260,7 @@ class IRLLRec(RLMRecCon):
         if cfg.use_pair or cfg.trans_target == "r":
             r = self.interaction_intent(out, nodes)                                    # (Q, d) at nodes.nodes
         if cfg.use_pair:
-            terms["pair"] = cfg.pair_weight * self.align(r[nodes.loc], z, nodes, cfg.pair_temperature)
+            terms["pair"] = cfg.pair_weight * self.align(gather_rows(r, nodes.loc), z, nodes, cfg.pair_temperature)
         trans = None
         if cfg.use_trans:
             target = self.rows(out.final, nodes) if cfg.trans_target == "e" else r

@@ -33,6 +33,7 @@ from fuserec.losses import bpr_loss, l2_reg
 from fuserec.models.backbones import BACKBONES, BackboneOutput, SimGCLConfig, build_backbone
 from fuserec.models.registry import register_model
 from fuserec.prepare.inputs import PreparedInputs
+from fuserec.tensor_ops import gather_rows
 
 
 @dataclass
@@ -157,7 +158,7 @@ class LightGCN(nn.Module):
         ego = self.ego()
         out = self.backbone(ego, dropout=True)                  # edge dropout if keep_rate < 1
         e_user, e_item = out.final[:self.n_users], out.final[self.n_users:]
-        u, p, n = e_user[users], e_item[pos], e_item[neg]                       # (B, d) each
+        u, p, n = gather_rows(e_user, users), gather_rows(e_item, pos), gather_rows(e_item, neg)                   # (B, d) each
         terms = {"bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)), "reg": self.reg_term(users, pos, neg)}
         for name, value in self.backbone.extra_loss(ego, users, pos).items():
             terms[name] = self.backbone.loss_weights[name] * value

@@ -65,6 +65,7 @@ from fuserec.models.lightgcn import GraphConfig, LightGCN
 from fuserec.models.registry import register_model
 from fuserec.models.text_side import projector
 from fuserec.prepare.inputs import PreparedInputs
+from fuserec.tensor_ops import gather_rows
 
 
 @dataclass
@@ -253,7 +254,7 @@ class RLMRecCon(LightGCN):
     @staticmethod
     def rows(table: torch.Tensor, nodes: BatchNodes) -> torch.Tensor:
         """(Q, D) rows of a per-node (N, D) table at ``nodes.nodes`` (no copy in full mode)."""
-        return table if nodes.full else table[nodes.nodes]
+        return table if nodes.full else gather_rows(table, nodes.nodes)
 
     def align(self, anchors: torch.Tensor, targets: torch.Tensor, nodes: BatchNodes,
               temperature: float) -> torch.Tensor:
@@ -266,7 +267,7 @@ class RLMRecCon(LightGCN):
         total = anchors.new_zeros(())
         for g in range(3):
             if nodes.full:
-                positives = targets[nodes.loc[g]]                                 # (B, d)
+                positives = gather_rows(targets, nodes.loc[g])                               # (B, d)
                 # the reference computation: all users for the user group, batch rows for items
                 candidates = targets[:self.n_users] if g == 0 else positives
                 loss = info_nce_candidates(anchors[g], positives, candidates, temperature,
@@ -277,7 +278,8 @@ class RLMRecCon(LightGCN):
                 first, uniq, counts = distinct_rows(nodes.loc[g])
                 cand = nodes.candidates[g]
                 inside = torch.isin(uniq, cand)                    # the positive is one of the candidates
-                loss = info_nce_shared(anchors[g][first], targets[uniq], targets[cand], inside, temperature,
+                loss = info_nce_shared(gather_rows(anchors[g], first), gather_rows(targets, uniq),
+                                       gather_rows(targets, cand), inside, temperature,
                                        weights=counts)
             total = total + loss
         return total
@@ -294,7 +296,7 @@ class RLMRecCon(LightGCN):
         """Unweighted L_kd (scalar)."""
         profile = self._on_device("profile", out.final.device)
         targets = self.profile_proj(self.rows(profile, nodes))                    # (Q, d)
-        return self.align(out.final[nodes.groups], targets, nodes, self.cfg.kd_temperature)
+        return self.align(gather_rows(out.final, nodes.groups), targets, nodes, self.cfg.kd_temperature)
 
     def align_gate(self, users: torch.Tensor, out: BackboneOutput) -> torch.Tensor:
         """w = min(1, (ē / ρ)²), ē the mean norm of e at ``users`` (B,); a detached scalar."""
