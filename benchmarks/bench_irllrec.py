@@ -10,7 +10,7 @@ timings under load are upper bounds. The process CPU time (``time.process_time``
 beside the wall time: with one thread it is close to what the case takes on an idle machine.
 
     python benchmarks/bench_irllrec.py                 # all cases → benchmarks/results/irllrec.{json,md}
-    python benchmarks/bench_irllrec.py --cases lightgcn --epochs 5
+    python benchmarks/bench_irllrec.py --cases lightgcn irllrec_384 --rounds 3   # interleaved rounds, median
     python benchmarks/bench_irllrec.py --profile irllrec_ref   # torch.profiler table of a few batches
     python benchmarks/bench_irllrec.py --breakdown irllrec_384  # ms per batch with parts switched off
 """
@@ -39,6 +39,8 @@ CASES: dict[str, dict] = {
     "lightgcn": {"model": "lightgcn", "cfg": {}, "epochs": 3},
     "irllrec_384": {"model": "irllrec", "cfg": {"profile_source": "random:384", "intent_source": "random:384"},
                     "epochs": 2},
+    "irllrec_384_intent1": {"model": "irllrec", "cfg": {"profile_source": "random:384", "intent_source": "random:384",
+                                                       "intent_layers": 1}, "epochs": 2},
     "irllrec_simgcl_384": {"model": "irllrec", "cfg": {"profile_source": "random:384", "intent_source": "random:384",
                                                       "backbone": "simgcl"}, "epochs": 1},
     "rlmrec_con_ref": {"model": "rlmrec_con", "cfg": {"profile_source": "random:1536"}, "epochs": 1},
@@ -49,7 +51,8 @@ CASES: dict[str, dict] = {
 }
 REFERENCE = {"lightgcn": "3-5 s/epoch", "rlmrec_con_ref": "97 s/epoch, 1.5 GB",
              "irllrec_ref": "1,044 s/epoch, 6.1 GB", "irllrec_full_ref": "1,044 s/epoch, 6.1 GB"}
-TARGET = {"lightgcn": "< 1.5 s/epoch", "irllrec_ref": "< 200 s/epoch, < 1.5 GB", "irllrec_384": "< 10 s/epoch"}
+TARGET = {"lightgcn": "< 1.5 s/epoch", "irllrec_ref": "< 200 s/epoch, < 1.5 GB", "irllrec_384": "< 10 s/epoch",
+          "irllrec_384_intent1": "< 10 s/epoch (model-changing option)"}
 
 
 def epoch_batches(dataset, batch_size: int, seed: int):
@@ -225,15 +228,20 @@ def breakdown_case(name: str, threads: int, batch_size: int, n_batches: int = 7)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", nargs="*", default=list(CASES))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch-size", type=int, default=4096)
+    ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES), metavar="CASE",
+                    help=f"cases to time (default: all): {', '.join(CASES)}")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time every case this many times, the cases interleaved in each round; the table gives "
+                         "the median over rounds and each round's value (the load of a shared machine drifts)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per case (default 1)")
+    ap.add_argument("--batch-size", type=int, default=4096, help="training batch size (default 4096, the reference's)")
     ap.add_argument("--profile", nargs="*", default=None, help="profile these cases instead of timing them")
     ap.add_argument("--breakdown", nargs="*", default=None,
                     help="ms per batch of these IRLLRec cases with the intent tower, then the intent terms, "
                          "then L_kd switched off (written to OUT_breakdown.md)")
     ap.add_argument("--case", help=argparse.SUPPRESS)          # child process mode
-    ap.add_argument("--out", default=str(RESULTS / "irllrec"))
+    ap.add_argument("--out", default=str(RESULTS / "irllrec"),
+                    help="output stem: writes OUT.json and OUT_table.md (default benchmarks/results/irllrec)")
     args = ap.parse_args(argv)
     if args.case and args.breakdown is not None:
         print(json.dumps(breakdown_case(args.case, args.threads, args.batch_size)))
@@ -246,18 +254,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_breakdown(args)
     cases = args.profile if profiling else args.cases
     results = []
-    for name in cases:
+    rounds = 1 if profiling else max(args.rounds, 1)
+    for rnd, name in ((rnd, name) for rnd in range(rounds) for name in cases):
         cmd = [sys.executable, __file__, "--case", name, "--threads", str(args.threads),
                "--batch-size", str(args.batch_size)] + (["--profile"] if profiling else [])
         res = run_child(cmd, name)
         if isinstance(res, int):
             return res
+        res["round"] = rnd
         results.append(res)
         if profiling:
             print(res["table"])
         else:
-            print(f"[bench] {name}: {res['sec_per_epoch']:.2f} s/epoch wall, {res['cpu_sec_per_epoch']:.2f} s CPU "
-                  f"({res['how']}), "
+            print(f"[bench] {name} (round {rnd + 1}/{rounds}): {res['sec_per_epoch']:.2f} s/epoch wall, "
+                  f"{res['cpu_sec_per_epoch']:.2f} s CPU ({res['how']}), "
                   f"peak RSS {res['peak_rss_mb']:.0f} MB, load {res['loadavg_before'][0]:.2f}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -273,12 +283,19 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(out.with_name(out.name + "_profile.md"), text + "\n")
         return 0
     atomic_write_text(out.with_suffix(".json"), json.dumps({"machine": machine, "results": results}, indent=2))
-    lines = ["| case | wall s/epoch | CPU s/epoch | how | peak RSS MB | load avg (1 min) before/after | reference | target |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        lines.append(f"| {r['case']} | {r['sec_per_epoch']:.2f} | {r['cpu_sec_per_epoch']:.2f} | {r['how']} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f} | {r['reference'] or ''} | "
-                     f"{r['target'] or ''} |")
+    lines = ["| case | wall s/epoch | CPU s/epoch | per round (wall) | how | peak RSS MB | load avg (1 min) before/after "
+             "| reference | target |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in cases:
+        runs = [r for r in results if r["case"] == name]
+        wall = statistics.median(r["sec_per_epoch"] for r in runs)
+        cpu = statistics.median(r["cpu_sec_per_epoch"] for r in runs)
+        how = runs[0]["how"] + (f"; median of {len(runs)} rounds" if len(runs) > 1 else "")
+        loads = ", ".join(f"{r['loadavg_before'][0]:.2f} / {r['loadavg_after'][0]:.2f}" for r in runs)
+        per_round = ", ".join(f"{r['sec_per_epoch']:.2f}" for r in runs)
+        lines.append(f"| {name} | {wall:.2f} | {cpu:.2f} | {per_round} "
+                     f"| {how} | {max(r['peak_rss_mb'] for r in runs):.0f} | {loads} | {runs[0]['reference'] or ''} | "
+                     f"{runs[0]['target'] or ''} |")
     atomic_write_text(out.with_name(out.name + "_table.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -9,6 +9,7 @@ the profile / intent text embeddings:
        α_ij = (cos(r̂^l_i, r̂^l_j) + 1) / 2                     on the training edges (i, j) of A
        G_ij = α_ij / Σ_j' α_ij'                               row-normalised
        g^l = G e^l;   r = mean_l g^l                          interaction intent, (N, d)
+   (``intent_layers`` m > 0, a speed option beyond the paper: r = mean_{l<m} g^l.)
 2. Text towers: f_s(s) (profiles), z = f_t(t) (intents), MLPs D → (D + d)/2 → d.
 3. L_kd   = InfoNCE(e, f_s(s))      over the batch's users, positives, negatives (τ_kd)
 4. L_pair = InfoNCE(r, z)           same groups (τ_pair)
