@@ -41,6 +41,14 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_note(*loads: float) -> str:
+    """What the 1-minute load averages seen around a measurement say about it, in words: on this
+    project's 2-core machines a load up to 1.5 is the benchmark itself (plus noise)."""
+    if max(loads) <= 1.5:
+        return "no other heavy job ran (1-minute load at most 1.5 on 2 cores)"
+    return "other jobs were running; timings are upper bounds"
+
+
 def machine_info(torch_threads: int | None = None) -> dict:
     info = {
         "cpu": cpu_model(),

@@ -48,6 +48,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _machine import load_note  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -320,7 +322,7 @@ def main() -> None:
                     "python": platform.python_version(), "torch": torch.__version__,
                     "torchrec": versions.get("torchrec"), "fbgemm_gpu_cpu": versions.get("fbgemm_gpu_cpu")},
         "loadavg_start": load_before, "loadavg_end": os.getloadavg(),
-        "note": quiet_note(load_before, os.getloadavg()),
+        "note": load_note(load_before[0], os.getloadavg()[0]),
         "results": rows, "speedup_fuserec_over": speedups, "runs": runs,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -330,13 +332,6 @@ def main() -> None:
     atomic_write_text(RESULTS / "dlrm.json", json.dumps(out, indent=2) + "\n")
     atomic_write_text(RESULTS / "dlrm.md", markdown(out))
     print(markdown(out))
-
-
-def quiet_note(start: tuple, end: tuple) -> str:
-    """What the load average says about the timings (2 cores: above 1.5, another job was running)."""
-    if max(start[0], end[0]) <= 1.5:
-        return "no other heavy job ran (1-minute load at most 1.5 on 2 cores)"
-    return "other processes ran during the measurement; timings are lower bounds"
 
 
 def markdown(out: dict) -> str:

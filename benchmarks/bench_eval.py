@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _machine import cpu_model, data_dir, max_rss_mib, shown_path  # noqa: E402
+from _machine import cpu_model, data_dir, load_note, max_rss_mib, shown_path  # noqa: E402
 
 from fuserec.data import load_dataset  # noqa: E402
 from fuserec.eval.ranking import default_batch_size, evaluate_embeddings  # noqa: E402
@@ -112,7 +112,7 @@ def main() -> None:
         f"{report['benchmark']}: {n_eval} users x {dataset.n_items} items, random {args.dim}-d "
         f"float32 embeddings, {report['torch_threads']} torch thread, {report['cpu']} "
         f"({report['cpu_count']} CPUs), load average {', '.join(f'{x:.2f}' for x in report['loadavg_1_5_15'])} "
-        f"(other jobs were running), {report['date_utc']}.",
+        f"({load_note(*report['loadavg_1_5_15'][:1])}), {report['date_utc']}.",
         "",
         "| batch size (users) | median wall s | min s | max s | median CPU s | runs |",
         "|---:|---:|---:|---:|---:|---:|",

@@ -35,7 +35,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-from _machine import cpu_model, data_dir, max_rss_mib  # noqa: E402
+from _machine import cpu_model, data_dir, load_note, max_rss_mib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -231,9 +231,10 @@ def _markdown(report: dict) -> str:
     lines = [
         "# SWING benchmark: fuserec vs recfarm",
         "",
-        f"{m['date_utc']}, {m['processor']} ({m['cpus']} CPUs, shared with other jobs), 1 thread, "
+        f"{m['date_utc']}, {m['processor']} ({m['cpus']} CPUs), 1 thread, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, Python {m['python']}. Load average at start "
-        f"{m['loadavg_start'][0]:.1f}, at end {m['loadavg_end'][0]:.1f}. Median of {report['repeats']} runs, "
+        f"{m['loadavg_start'][0]:.1f}, at end {m['loadavg_end'][0]:.1f} "
+        f"({load_note(m['loadavg_start'][0], m['loadavg_end'][0])}). Median of {report['repeats']} runs, "
         f"top-{report['topk']}; peak memory = the worker process's max RSS (dataset loaded in it too).",
         "",
         "| dataset | side | impl | median s | runs s | peak RSS MiB | RSS after load MiB | load avg | coverage |",
