@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fuserec.models.lightgcn import GraphConfig, LightGCN
+import torch
+
+from fuserec.models.lightgcn import LightGCN, LightGCNConfig
 from fuserec.models.registry import register_model
 
 
 @dataclass
-class SimGCLModelConfig(GraphConfig):
-    """As :class:`GraphConfig`, with ``backbone`` defaulting to ``simgcl`` (settings in ``simgcl``)."""
+class SimGCLModelConfig(LightGCNConfig):
+    """:class:`LightGCNConfig` (``sum`` layers, Xavier init, L2 1e-6 on all parameters) with
+    ``backbone: simgcl`` (its settings, the gate ``cl_gate_norm`` among them, in ``simgcl``) and
+    no edge dropout (``keep_rate`` 1: the reference SimGCL propagates the BPR pass through Â itself)."""
 
     backbone: str = "simgcl"
+    keep_rate: float = 1.0
 
 
 @register_model("simgcl", "SimGCL: LightGCN + InfoNCE between two noise-perturbed graph views")
@@ -27,3 +32,8 @@ class SimGCL(LightGCN):
     """LightGCN whose backbone adds SimGCL's view-contrast loss ``cl``."""
 
     Config = SimGCLModelConfig
+
+    def step_diagnostics(self) -> dict[str, torch.Tensor]:
+        """``cl_gate``: the gate w on ``cl`` in the last :meth:`loss` call (absent before the first)."""
+        w = self.backbone.last_gate
+        return {} if w is None else {"cl_gate": w}
