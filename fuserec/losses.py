@@ -66,6 +66,20 @@ def info_nce_with_negatives(anchors: torch.Tensor, positives: torch.Tensor, nega
     return masked_mean(losses, mask)
 
 
+def norm_gate(rows: torch.Tensor, rho: float) -> torch.Tensor:
+    """w = min(1, (ē / ρ)²), ē the mean L2 norm of ``rows`` (B, d); a detached scalar (1 when ρ ≤ 0).
+
+    The factor the graph models put on a cosine InfoNCE term next to BPR: BPR's gradient on an
+    embedding grows with its norm |e|, a cosine InfoNCE's with 1 / |e|, so from a small init the
+    InfoNCE term sets Adam's steps and BPR stays at ln 2; w supplies the missing |e|² until the
+    embeddings reach norm ρ and is 1 from then on (docs/results/irllrec/README.md).
+    """
+    if rho <= 0:
+        return rows.new_ones(())
+    with torch.no_grad():
+        return (rows.norm(dim=1).mean() / rho).square().clamp(max=1.0)
+
+
 def masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Mean of ``values`` (B,) where ``mask`` (B,) is true; 0 (with gradient path) when none is."""
     if mask is None:

@@ -13,7 +13,9 @@ weighted by :attr:`Backbone.loss_weights`), computed from the batch's users and 
 * :class:`SimGCLBackbone` (Yu et al., 2022): LightGCN plus two noise-perturbed views,
   ``e^{l+1} = Â e^l + Δ``, ``Δ = ε · sign(e^{l+1}) ⊙ normalize(U(0, 1))``, and an InfoNCE
   between the views of the batch's users and of its positive items (weight ``cl_weight``,
-  temperature ``cl_temperature``); the scores use the unperturbed embeddings.
+  temperature ``cl_temperature``, times the gate w = min(1, (ē / ρ)²) of
+  :func:`fuserec.losses.norm_gate`, ρ = ``cl_gate_norm``); the scores use the unperturbed
+  embeddings.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from torch import nn
 
 from fuserec.config import check_range
 from fuserec.graph.adjacency import SparsePattern, drop_edges, propagate, spmm_symmetric
-from fuserec.losses import info_nce_candidates
+from fuserec.losses import info_nce_candidates, norm_gate
 
 Aggregation = Literal["mean", "sum"]
 
@@ -52,15 +54,21 @@ class SimGCLConfig:
     """SimGCL's settings. eps: noise magnitude ε (SimGCL paper 0.1; IRLLRec's Amazon config 0.9).
     cl_weight: λ_cl of the view-contrast InfoNCE. cl_temperature: its τ.
     cl_negatives: ``batch`` (the other batch rows of view 2) or ``all`` (every user / item of
-    view 2, the reference computation)."""
+    view 2, the reference computation). cl_gate_norm: ρ of the gate w = min(1, (ē / ρ)²) on the
+    contrastive term, ē the mean norm of the batch users' final embeddings (0: no gate, the
+    papers' loss). Without it, from Xavier init the cosine InfoNCE's gradient (∝ 1 / |e|) outgrows
+    BPR's (∝ |e|) and BPR never leaves ln 2 (measured: docs/results/irllrec/README.md, "SimGCL");
+    the text models gate their alignment terms the same way (``align_gate_norm``)."""
 
     eps: float = 0.1
     cl_weight: float = 0.1
     cl_temperature: float = 0.2
     cl_negatives: Literal["batch", "all"] = "batch"
+    cl_gate_norm: float = 1.0
 
     def validate(self) -> None:
         check_range(self.eps, "model.simgcl.eps", 0.0)
+        check_range(self.cl_gate_norm, "model.simgcl.cl_gate_norm", 0.0)
         check_range(self.cl_weight, "model.simgcl.cl_weight", 0.0)
         check_range(self.cl_temperature, "model.simgcl.cl_temperature", 0.0, low_inclusive=False)
 
@@ -107,8 +115,10 @@ class Backbone(nn.Module):
         """ego (N, d) → layers, final; ``dropout``: a training pass (edge dropout at ``keep_rate``)."""
         raise NotImplementedError
 
-    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Unweighted backbone loss terms for the batch (``users`` (B,), positive ``items`` (B,))."""
+    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor,
+                   final: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Backbone loss terms for the batch (``users`` (B,), positive ``items`` (B,)), before
+        :attr:`loss_weights`; ``final``: (N, d) this pass's final embeddings."""
         return {}
 
 
@@ -130,6 +140,7 @@ class SimGCLBackbone(LightGCNBackbone):
         super().__init__(adj, n_users, layers, aggregation, keep_rate)
         self.cfg = cfg or SimGCLConfig()
         self.loss_weights = {"cl": self.cfg.cl_weight}
+        self.last_gate: torch.Tensor | None = None        # w of the last extra_loss call (detached)
 
     def perturbed(self, ego: torch.Tensor) -> torch.Tensor:
         """One noisy view (N, d): after every layer ``e += ε · sign(e) ⊙ normalize(U(0,1)^{N×d})``."""
@@ -141,8 +152,11 @@ class SimGCLBackbone(LightGCNBackbone):
             layers.append(h + self.cfg.eps * torch.sign(h) * noise)
         return aggregate(layers, self.aggregation)
 
-    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``cl`` = InfoNCE(view1, view2) over the batch's users + the same over its positive items.
+    def extra_loss(self, ego: torch.Tensor, users: torch.Tensor, items: torch.Tensor,
+                   final: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``cl`` = w · [InfoNCE(view1, view2) over the batch's users + the same over its positive
+        items], w = :func:`norm_gate` of ``final[users]`` at ρ = ``cl_gate_norm`` (kept in
+        :attr:`last_gate`).
 
         ``cl_negatives: batch``: the batch's unique users (items), each contrasted with the others
         (SimGCL's own code); ``all``: the batch rows against every user (item) of view 2 (the
@@ -158,7 +172,8 @@ class SimGCLBackbone(LightGCNBackbone):
                 uniq = nodes.unique()
                 loss = info_nce_candidates(v1[uniq], v2[uniq], v2[uniq], tau, chunk_size=1024)
             total = total + loss
-        return {"cl": total}
+        self.last_gate = norm_gate(final[users], self.cfg.cl_gate_norm)
+        return {"cl": self.last_gate * total}
 
 
 BACKBONES = ("lightgcn", "simgcl")

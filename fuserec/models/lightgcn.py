@@ -160,7 +160,7 @@ class LightGCN(nn.Module):
         e_user, e_item = out.final[:self.n_users], out.final[self.n_users:]
         u, p, n = gather_rows(e_user, users), gather_rows(e_item, pos), gather_rows(e_item, neg)                   # (B, d) each
         terms = {"bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)), "reg": self.reg_term(users, pos, neg)}
-        for name, value in self.backbone.extra_loss(ego, users, pos).items():
+        for name, value in self.backbone.extra_loss(ego, users, pos, out.final).items():
             terms[name] = self.backbone.loss_weights[name] * value
         terms.update(self.extra_terms(batch, out))
         total = sum(terms.values())

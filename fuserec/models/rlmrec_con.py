@@ -59,7 +59,7 @@ import torch
 
 from fuserec.config import check_range
 from fuserec.errors import ConfigError
-from fuserec.losses import info_nce_candidates, info_nce_shared
+from fuserec.losses import info_nce_candidates, info_nce_shared, norm_gate
 from fuserec.models.backbones import BackboneOutput
 from fuserec.models.lightgcn import GraphConfig, LightGCN
 from fuserec.models.registry import register_model
@@ -300,12 +300,7 @@ class RLMRecCon(LightGCN):
 
     def align_gate(self, users: torch.Tensor, out: BackboneOutput) -> torch.Tensor:
         """w = min(1, (ē / ρ)²), ē the mean norm of e at ``users`` (B,); a detached scalar."""
-        rho = self.cfg.align_gate_norm
-        if rho <= 0:
-            return out.final.new_ones(())
-        with torch.no_grad():
-            mean_norm = out.final[users].norm(dim=1).mean()
-            return (mean_norm / rho).square().clamp(max=1.0)
+        return norm_gate(out.final[users], self.cfg.align_gate_norm)
 
     def warming_up(self) -> bool:
         """Whether the current epoch t is within the warm-up (t ≤ W, W > 0)."""
