@@ -30,6 +30,7 @@ from torch import nn
 from fuserec.config import check_range
 from fuserec.graph.adjacency import SparsePattern, drop_edges, propagate, spmm_symmetric
 from fuserec.losses import info_nce_candidates, norm_gate
+from fuserec.tensor_ops import gather_rows
 
 Aggregation = Literal["mean", "sum"]
 
@@ -167,10 +168,12 @@ class SimGCLBackbone(LightGCNBackbone):
         total = ego.new_zeros(())
         for nodes, lo, hi in ((users, 0, self.n_users), (items + self.n_users, self.n_users, len(ego))):
             if self.cfg.cl_negatives == "all":
-                loss = info_nce_candidates(v1[nodes], v2[nodes], v2[lo:hi], tau, chunk_size=1024)
+                loss = info_nce_candidates(gather_rows(v1, nodes), gather_rows(v2, nodes), v2[lo:hi], tau,
+                                           chunk_size=1024)
             else:
                 uniq = nodes.unique()
-                loss = info_nce_candidates(v1[uniq], v2[uniq], v2[uniq], tau, chunk_size=1024)
+                v2_uniq = gather_rows(v2, uniq)
+                loss = info_nce_candidates(gather_rows(v1, uniq), v2_uniq, v2_uniq, tau, chunk_size=1024)
             total = total + loss
         self.last_gate = norm_gate(final[users], self.cfg.cl_gate_norm)
         return {"cl": self.last_gate * total}

@@ -158,7 +158,7 @@ class LightGCN(nn.Module):
         ego = self.ego()
         out = self.backbone(ego, dropout=True)                  # edge dropout if keep_rate < 1
         e_user, e_item = out.final[:self.n_users], out.final[self.n_users:]
-        u, p, n = gather_rows(e_user, users), gather_rows(e_item, pos), gather_rows(e_item, neg)                   # (B, d) each
+        u, p, n = gather_rows(e_user, users), gather_rows(e_item, pos), gather_rows(e_item, neg)   # (B, d) each
         terms = {"bpr": bpr_loss((u * p).sum(-1), (u * n).sum(-1)), "reg": self.reg_term(users, pos, neg)}
         for name, value in self.backbone.extra_loss(ego, users, pos, out.final).items():
             terms[name] = self.backbone.loss_weights[name] * value
